@@ -1,0 +1,53 @@
+# One-command set-up: every target that needs Python creates the environment first.
+#   make run    create the environment if needed, then run the pipeline on the bundled data
+#   make test   create the environment if needed, then run every test
+
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+UV := $(VENV)/bin/uv
+PYTHON_VERSION ?= 3.10.13
+UV_VERSION := 0.13.9
+# Python 3.10 from PATH, else from pyenv (how these machines provide it).
+PYTHON310 ?= $(shell command -v python3.10 2>/dev/null || PYENV_VERSION=$(PYTHON_VERSION) pyenv which python3.10 2>/dev/null)
+
+export TF_USE_LEGACY_KERAS := 1
+export TF_CPP_MIN_LOG_LEVEL := 3
+export UV_PYTHON_DOWNLOADS := never
+
+.PHONY: help venv run test test-fast lint lock data clean
+
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.lock pyproject.toml
+	@test -n "$(PYTHON310)" || { echo "error: Python 3.10 not found: install it (pyenv install $(PYTHON_VERSION)) or set PYTHON310=/path/to/python3.10" >&2; exit 1; }
+	@test -x $(PY) || $(PYTHON310) -m venv $(VENV)
+	@$(PY) -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
+	$(UV) pip sync -q --python $(PY) requirements.lock
+	$(UV) pip install -q --python $(PY) --no-deps -e .
+	@touch $@
+
+venv: $(VENV)/.installed  ## Create or update the environment from the lock file
+
+run: venv  ## Run the whole pipeline on the bundled data (outputs/)
+	$(VENV)/bin/penguins run
+
+test: venv  ## Run every test (unit and end to end)
+	$(VENV)/bin/pytest
+
+test-fast: venv  ## Run the unit tests only
+	$(VENV)/bin/pytest -m "not e2e"
+
+lint: venv  ## Check style with ruff
+	$(VENV)/bin/ruff check .
+
+lock: venv  ## Re-resolve requirements.lock from pyproject.toml
+	$(UV) pip compile pyproject.toml --extra dev --python-version 3.10 \
+	  --python-platform x86_64-unknown-linux-gnu -q -o requirements.lock
+
+data: venv  ## Regenerate data/penguins/span-N/ from the palmerpenguins package
+	$(VENV)/bin/penguins data regenerate
+
+clean:  ## Remove outputs (keeps the environment)
+	rm -rf outputs

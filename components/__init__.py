@@ -1,0 +1,1 @@
+"""Custom TFX components: the data gate, a Docker-free InfraValidator and an atomic Pusher."""

@@ -1,0 +1,79 @@
+"""DataGate: stops the pipeline when ExampleValidator found anomalies.
+
+The stock ExampleValidator records anomalies and never fails a run, and nothing
+downstream reads its verdict. This component reads it, and fails with one message
+that names every feature and anomaly, so Transform and everything after it never run.
+"""
+
+import os
+from typing import Optional, TypedDict
+
+from tensorflow_metadata.proto.v0 import anomalies_pb2
+from tfx import types
+from tfx.dsl.component.experimental.annotations import InputArtifact
+from tfx.dsl.component.experimental.decorators import component
+from tfx.types import artifact_utils, standard_artifacts
+from tfx.utils import io_utils
+
+ANOMALIES_FILE_NAME = "SchemaDiff.pb"
+
+
+class DataAnomaliesError(RuntimeError):
+    """The examples do not conform to the schema."""
+
+
+def load_anomalies(anomalies: types.Artifact) -> dict[str, anomalies_pb2.Anomalies]:
+    """The Anomalies proto of each split of an ExampleAnomalies artifact."""
+    result = {}
+    for split in artifact_utils.decode_split_names(anomalies.split_names):
+        path = os.path.join(artifact_utils.get_split_uri([anomalies], split), ANOMALIES_FILE_NAME)
+        proto = anomalies_pb2.Anomalies()
+        proto.ParseFromString(io_utils.read_bytes_file(path))
+        result[split] = proto
+    return result
+
+
+def describe_anomalies(by_split: dict[str, anomalies_pb2.Anomalies]) -> list[str]:
+    """One line per anomalous feature: `feature: short description (details)`, splits merged."""
+    found: dict[str, dict[str, set[str]]] = {}
+    for split, proto in sorted(by_split.items()):
+        items = list(proto.anomaly_info.items())
+        if proto.HasField("dataset_anomaly_info"):
+            items.append(("<dataset>", proto.dataset_anomaly_info))
+        for feature, info in items:
+            what = info.short_description or anomalies_pb2.AnomalyInfo.Severity.Name(info.severity)
+            detail = info.description.strip()
+            text = f"{what} ({detail})" if detail and detail != what else what
+            found.setdefault(feature, {}).setdefault(text, set()).add(split)
+    lines = []
+    for feature in sorted(found):
+        for text, splits in sorted(found[feature].items()):
+            lines.append(f"{feature}: {text} [splits: {', '.join(sorted(splits))}]")
+    return lines
+
+
+def check_anomalies(anomalies: types.Artifact, span: Optional[int] = None) -> int:
+    """Raises DataAnomaliesError naming every anomaly; returns the number of splits checked."""
+    by_split = load_anomalies(anomalies)
+    problems = describe_anomalies(by_split)
+    if problems:
+        raise DataAnomaliesError(
+            f"data validation failed{'' if span is None else f' for span {span}'}: "
+            f"{len(problems)} anomal"
+            f"{'y' if len(problems) == 1 else 'ies'}: " + "; ".join(problems)
+        )
+    return len(by_split)
+
+
+class GateResult(TypedDict):
+    checked_splits: int
+
+
+@component
+def DataGate(
+    examples: InputArtifact[standard_artifacts.Examples],
+    anomalies: InputArtifact[standard_artifacts.ExampleAnomalies],
+) -> GateResult:
+    """Passes when the examples conform to the schema; fails the run otherwise."""
+    span = examples.get_int_custom_property("span") if examples.has_custom_property("span") else None
+    return {"checked_splits": check_anomalies(anomalies, span)}

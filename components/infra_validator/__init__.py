@@ -1,0 +1,1 @@
+"""InfraValidator that needs no Docker: serves the SavedModel in a separate process."""

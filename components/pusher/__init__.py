@@ -1,0 +1,1 @@
+"""Atomic, idempotent Pusher executor for the stock Pusher component."""

@@ -1,0 +1,1 @@
+"""Model code for the penguin pipeline: features, preprocessing and the Keras model."""

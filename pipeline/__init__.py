@@ -1,0 +1,1 @@
+"""The penguin pipeline: graph, configuration, local runner and CLI."""

@@ -1,0 +1,165 @@
+"""`penguins`: run the pipeline, regenerate the data, compare schemas.
+
+Heavy modules (TensorFlow, TFX) are imported inside the commands, after the
+environment is set, so that `--help` is instant and Keras 2 is always the one used.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import warnings
+from pathlib import Path
+
+import click
+
+from pipeline.config import (
+    DEFAULT_DATA_ROOT,
+    DEFAULT_OUTPUT,
+    DEFAULT_SCHEMA,
+    PipelineConfig,
+    SpanSelection,
+    TrainingConfig,
+)
+
+
+def _prepare_environment() -> None:
+    # The TFX 1.16 family runs on Keras 2: this must be set before TensorFlow builds Keras.
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    # Import-time notices of the Google client libraries, not actionable by a user here.
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"google\.")
+
+
+def _fail(message: str, code: int = 1) -> None:
+    click.secho(f"error: {message}", fg="red", err=True)
+    sys.exit(code)
+
+
+def _check_data_root(data_root: Path, spans: SpanSelection) -> None:
+    found = sorted(p.name for p in data_root.glob("span-*") if p.is_dir()) if data_root.is_dir() else []
+    if not found:
+        raise click.BadParameter(f"{data_root}: expected a folder of span-N/ folders", param_hint="--data")
+    if spans.span is not None and f"span-{spans.span}" not in found:
+        raise click.BadParameter(
+            f"span {spans.span} not in {data_root} (found: {', '.join(found)})", param_hint="--span"
+        )
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+def main() -> None:
+    """Palmer penguins TFX pipeline: validated, tuned, evaluated, infra-validated, pushed."""
+    _prepare_environment()
+
+
+@main.command()
+@click.option("--data", "data_root", type=click.Path(path_type=Path), default=DEFAULT_DATA_ROOT,
+              show_default="data/penguins", help="Folder of span-N/ folders, each holding CSV files.")
+@click.option("--output", "output_dir", type=click.Path(path_type=Path), default=DEFAULT_OUTPUT,
+              show_default=True, help="Where MLMD, artifacts, pushed models and logs go.")
+@click.option("--schema", "schema_path", type=click.Path(path_type=Path), default=DEFAULT_SCHEMA,
+              show_default="schemas/penguins/schema.pbtxt", help="Curated schema to validate against.")
+@click.option("--span", default="latest", show_default=True, help="Span to ingest: 'latest' or N.")
+@click.option("--from", "from_nodes", multiple=True, metavar="COMPONENT",
+              help="Partial run: start at this component (repeatable).")
+@click.option("--to", "to_nodes", multiple=True, metavar="COMPONENT",
+              help="Partial run: stop after this component (repeatable).")
+@click.option("--beam-arg", "beam_args", multiple=True, metavar="ARG",
+              help="Passed to Beam, e.g. --beam-arg=--direct_num_workers=2 (repeatable).")
+@click.option("--train-steps", type=click.IntRange(1), default=TrainingConfig.train_steps, show_default=True)
+@click.option("--tuner-trials", type=click.IntRange(1), default=TrainingConfig.tuner_trials, show_default=True)
+@click.option("--accuracy-threshold", type=click.FloatRange(0, 1), default=PipelineConfig.accuracy_threshold,
+              show_default=True, help="Evaluator blesses only models at least this accurate.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON on stdout.")
+def run(data_root, output_dir, schema_path, span, from_nodes, to_nodes, beam_args, train_steps,
+        tuner_trials, accuracy_threshold, as_json) -> None:
+    """Run the whole pipeline (or part of it) locally, recording into ML Metadata."""
+    try:
+        spans = SpanSelection.parse(span)
+    except ValueError as e:
+        raise click.BadParameter(str(e).split(": ", 1)[1], param_hint="--span") from None
+    _check_data_root(data_root, spans)
+    if not schema_path.is_file():
+        raise click.BadParameter(f"{schema_path}: no such schema file", param_hint="--schema")
+    config = PipelineConfig(
+        data_root=data_root,
+        output_dir=output_dir,
+        schema_path=schema_path,
+        spans=spans,
+        training=TrainingConfig(train_steps=train_steps, tuner_trials=tuner_trials),
+        accuracy_threshold=accuracy_threshold,
+        beam_args=tuple(beam_args),
+    )
+
+    from pipeline import runner, summary
+
+    console = sys.stderr  # the run sends library output to its log file, not here
+    click.echo(f"penguins: running pipeline on {data_root} (span {spans}) → {output_dir}", err=True)
+    try:
+        report = runner.run(
+            config,
+            from_nodes=from_nodes,
+            to_nodes=to_nodes,
+            on_start=summary.start_printer(console),
+            on_end=lambda node: click.echo(summary.node_line(node), file=console),
+        )
+    except ValueError as e:
+        _fail(str(e), code=2)
+    except runner.PipelineFailed as e:
+        log = f" (full log: {e.log_path})" if e.log_path else ""
+        _fail(f"{e.node_id or 'pipeline'} failed: {e}{log}")
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2))
+    else:
+        click.echo(summary.render(report), err=True)
+
+
+@main.group()
+def data() -> None:
+    """Manage the bundled penguin data."""
+
+
+@data.command("regenerate")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=DEFAULT_DATA_ROOT,
+              show_default="data/penguins")
+def data_regenerate(out_dir: Path) -> None:
+    """Rewrite span-N/ folders (one per year) from the palmerpenguins package's CSV."""
+    from pipeline import data as data_module
+
+    counts = data_module.write_spans(data_module.read_bundled_rows(), out_dir)
+    for span, rows in counts.items():
+        click.echo(f"{out_dir}/span-{span}/{data_module.SPAN_FILE_NAME}: {rows} rows")
+
+
+@main.group()
+def schema() -> None:
+    """Compare the curated schema with what SchemaGen inferred."""
+
+
+@schema.command("diff")
+@click.option("--output", "output_dir", type=click.Path(path_type=Path), default=DEFAULT_OUTPUT,
+              show_default=True, help="Output folder of a previous run (its MLMD is read).")
+@click.option("--inferred", type=click.Path(path_type=Path, dir_okay=False),
+              help="An inferred schema.pbtxt to use instead of the latest SchemaGen output.")
+@click.option("--curated", type=click.Path(path_type=Path), default=DEFAULT_SCHEMA,
+              show_default="schemas/penguins/schema.pbtxt")
+@click.option("--json", "as_json", is_flag=True, help="Print the differences as JSON.")
+def schema_diff(output_dir: Path, inferred: Path | None, curated: Path, as_json: bool) -> None:
+    """Show how the schema inferred from the data differs from the curated one."""
+    from pipeline import schema_diff as diff_module
+
+    try:
+        inferred_path = inferred or diff_module.latest_inferred_schema(output_dir)
+        differences = diff_module.diff(diff_module.load(curated), diff_module.load(inferred_path))
+    except (FileNotFoundError, ValueError) as e:
+        _fail(str(e))
+    if as_json:
+        click.echo(json.dumps({"curated": str(curated), "inferred": str(inferred_path),
+                               "differences": [d.to_dict() for d in differences]}, indent=2))
+    else:
+        click.echo(diff_module.render(differences, curated, inferred_path))
+
+
+if __name__ == "__main__":
+    main()

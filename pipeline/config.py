@@ -1,0 +1,77 @@
+"""Everything a pipeline run is configured by, in one typed object with sensible defaults."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATA_ROOT = PROJECT_ROOT / "data" / "penguins"
+DEFAULT_SCHEMA = PROJECT_ROOT / "schemas" / "penguins" / "schema.pbtxt"
+DEFAULT_OUTPUT = Path("outputs")
+
+
+@dataclasses.dataclass(frozen=True)
+class SpanSelection:
+    """Which spans ExampleGen reads: the latest (default) or a fixed one."""
+
+    span: int | None = None
+
+    @classmethod
+    def parse(cls, text: str | None) -> SpanSelection:
+        if text in (None, "", "latest"):
+            return cls()
+        if not text.isdigit() or int(text) < 1:
+            raise ValueError(f"--span: expected 'latest' or a span number >= 1, got {text!r}")
+        return cls(int(text))
+
+    def __str__(self) -> str:
+        return "latest" if self.span is None else str(self.span)
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingConfig:
+    """Training and tuning budgets; tests lower them, defaults suit the bundled data."""
+
+    train_steps: int = 300
+    eval_steps: int = 10
+    tuner_trials: int = 4
+    tuner_train_steps: int = 60
+    batch_size: int = 32
+    seed: int = 42
+
+
+@dataclasses.dataclass(frozen=True)
+class PipelineConfig:
+    pipeline_name: str = "penguins"
+    model_name: str = "penguins"
+    data_root: Path = DEFAULT_DATA_ROOT
+    schema_path: Path = DEFAULT_SCHEMA
+    output_dir: Path = DEFAULT_OUTPUT
+    spans: SpanSelection = SpanSelection()
+    training: TrainingConfig = TrainingConfig()
+    # Blessing: absolute floor on accuracy, and no regression against the latest blessed model.
+    accuracy_threshold: float = 0.9
+    max_accuracy_drop: float = 0.0
+    beam_args: tuple[str, ...] = ()
+
+    @property
+    def pipeline_root(self) -> Path:
+        return self.output_dir / "pipeline"
+
+    @property
+    def metadata_path(self) -> Path:
+        return self.output_dir / "metadata.db"
+
+    @property
+    def serving_dir(self) -> Path:
+        return self.output_dir / "serving" / self.model_name
+
+    def resolved(self) -> PipelineConfig:
+        """The same config with absolute paths (TFX records URIs; relative ones break)."""
+        return dataclasses.replace(
+            self,
+            data_root=self.data_root.resolve(),
+            schema_path=self.schema_path.resolve(),
+            output_dir=self.output_dir.resolve(),
+        )

@@ -1,0 +1,214 @@
+"""The pipeline graph: one `create_pipeline`, shared by every runner and test.
+
+    CsvExampleGen → StatisticsGen → SchemaGen (inferred, for comparison)
+                                  → ImportSchemaGen (curated) → ExampleValidator → DataGate
+    → Transform → Tuner → Trainer → Evaluator (vs. latest blessed) → InfraValidator
+    → Pusher (only when both blessings hold)
+"""
+
+from __future__ import annotations
+
+import tensorflow_model_analysis as tfma
+from tfx import v1 as tfx
+from tfx.dsl.components.base import executor_spec
+from tfx.dsl.placeholder import placeholder as ph
+from tfx.orchestration import metadata
+from ml_metadata.proto import metadata_store_pb2
+
+from components.data_gate import DataGate
+from components.infra_validator.component import InfraValidator
+from components.pusher import executor as pusher_executor
+from components.transform_cache import ReusableTransformCacheStrategy
+from models import features
+from pipeline.config import PipelineConfig
+
+SPAN_PATTERN = "span-{SPAN}/*"
+PREPROCESSING_FN = "models.preprocessing.preprocessing_fn"
+TUNER_FN = "models.model.tuner_fn"
+RUN_FN = "models.model.run_fn"
+
+
+def _example_gen(config: PipelineConfig) -> tfx.components.CsvExampleGen:
+    range_config = None
+    if config.spans.span is not None:
+        span = config.spans.span
+        range_config = tfx.proto.RangeConfig(
+            static_range=tfx.proto.StaticRange(start_span_number=span, end_span_number=span)
+        )
+    return tfx.components.CsvExampleGen(
+        input_base=str(config.data_root),
+        input_config=tfx.proto.Input(
+            splits=[tfx.proto.Input.Split(name="all", pattern=SPAN_PATTERN)]
+        ),
+        range_config=range_config,
+    )
+
+
+def _validation(config: PipelineConfig, examples) -> list:
+    statistics_gen = tfx.components.StatisticsGen(examples=examples)
+    inferred_schema = tfx.components.SchemaGen(statistics=statistics_gen.outputs["statistics"])
+    curated_schema = tfx.components.ImportSchemaGen(schema_file=str(config.schema_path))
+    example_validator = tfx.components.ExampleValidator(
+        statistics=statistics_gen.outputs["statistics"],
+        schema=curated_schema.outputs["schema"],
+    )
+    data_gate = DataGate(examples=examples, anomalies=example_validator.outputs["anomalies"])
+    return [statistics_gen, inferred_schema, curated_schema, example_validator, data_gate]
+
+
+def _eval_config(config: PipelineConfig) -> tfma.EvalConfig:
+    accuracy = tfma.MetricConfig(
+        class_name="SparseCategoricalAccuracy",
+        threshold=tfma.MetricThreshold(
+            value_threshold=tfma.GenericValueThreshold(
+                lower_bound={"value": config.accuracy_threshold}
+            ),
+            # Ignored when there is no blessed baseline yet (the first run).
+            change_threshold=tfma.GenericChangeThreshold(
+                direction=tfma.MetricDirection.HIGHER_IS_BETTER,
+                absolute={"value": -config.max_accuracy_drop - 1e-10},
+            ),
+        ),
+    )
+    return tfma.EvalConfig(
+        model_specs=[
+            tfma.ModelSpec(
+                signature_name="serving_default",
+                label_key=features.transformed_name(features.LABEL_KEY),
+                prediction_key="probabilities",
+                preprocessing_function_names=["transform_features"],
+            )
+        ],
+        slicing_specs=[
+            tfma.SlicingSpec(),
+            tfma.SlicingSpec(feature_keys=["island"]),
+            tfma.SlicingSpec(feature_keys=["sex"]),
+        ],
+        metrics_specs=[
+            tfma.MetricsSpec(
+                metrics=[
+                    tfma.MetricConfig(class_name="ExampleCount"),
+                    tfma.MetricConfig(class_name="SparseCategoricalCrossentropy"),
+                    accuracy,
+                ]
+            )
+        ],
+    )
+
+
+def create_pipeline(
+    config: PipelineConfig,
+    metadata_connection_config: metadata_store_pb2.ConnectionConfig | None = None,
+) -> tfx.dsl.Pipeline:
+    """The whole pipeline for `config`; `metadata_connection_config` None means KFP's MLMD."""
+    training = config.training
+    example_gen = _example_gen(config)
+    examples = example_gen.outputs["examples"]
+    statistics_gen, inferred_schema, curated_schema, example_validator, data_gate = _validation(
+        config, examples
+    )
+    schema = curated_schema.outputs["schema"]
+
+    transform_cache = tfx.dsl.Resolver(
+        strategy_class=ReusableTransformCacheStrategy,
+        examples=examples,
+        cache=tfx.dsl.Channel(type=tfx.types.standard_artifacts.TransformCache),
+    ).with_id("transform_cache")
+    transform = tfx.components.Transform(
+        examples=examples,
+        schema=schema,
+        preprocessing_fn=PREPROCESSING_FN,
+        analyzer_cache=transform_cache.outputs["cache"],
+    )
+    # The data gate has no output Transform reads: make the dependency explicit.
+    transform.add_upstream_node(data_gate)
+
+    transformed = transform.outputs["transformed_examples"]
+    transform_graph = transform.outputs["transform_graph"]
+    shared_config = {"seed": training.seed, "batch_size": training.batch_size}
+    tuner = tfx.components.Tuner(
+        tuner_fn=TUNER_FN,
+        examples=transformed,
+        transform_graph=transform_graph,
+        train_args=tfx.proto.TrainArgs(num_steps=training.tuner_train_steps),
+        eval_args=tfx.proto.EvalArgs(num_steps=training.eval_steps),
+        custom_config={**shared_config, "max_trials": training.tuner_trials},
+    )
+    trainer = tfx.components.Trainer(
+        run_fn=RUN_FN,
+        examples=transformed,
+        transform_graph=transform_graph,
+        schema=schema,
+        hyperparameters=tuner.outputs["best_hyperparameters"],
+        train_args=tfx.proto.TrainArgs(num_steps=training.train_steps),
+        eval_args=tfx.proto.EvalArgs(num_steps=training.eval_steps),
+        custom_config=shared_config,
+    )
+    model = trainer.outputs["model"]
+
+    baseline = tfx.dsl.Resolver(
+        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+    ).with_id("latest_blessed_model")
+    evaluator = tfx.components.Evaluator(
+        examples=examples,
+        model=model,
+        baseline_model=baseline.outputs["model"],
+        eval_config=_eval_config(config),
+    )
+    infra_validator = InfraValidator(
+        model=model,
+        examples=examples,
+        model_name=config.model_name,
+        label_key=features.LABEL_KEY,
+    )
+
+    model_blessing = evaluator.outputs["blessing"]
+    infra_blessing = infra_validator.outputs["blessing"]
+    both_blessed = ph.logical_and(
+        model_blessing.future()[0].custom_property("blessed") == 1,
+        infra_blessing.future()[0].custom_property("blessed") == 1,
+    )
+    with tfx.dsl.Cond(both_blessed):
+        pusher = tfx.components.Pusher(
+            model=model,
+            model_blessing=model_blessing,
+            infra_blessing=infra_blessing,
+            push_destination=tfx.proto.PushDestination(
+                filesystem=tfx.proto.PushDestination.Filesystem(
+                    base_directory=str(config.serving_dir)
+                )
+            ),
+            custom_executor_spec=executor_spec.ExecutorClassSpec(pusher_executor.Executor),
+        )
+
+    return tfx.dsl.Pipeline(
+        pipeline_name=config.pipeline_name,
+        pipeline_root=str(config.pipeline_root),
+        components=[
+            example_gen,
+            statistics_gen,
+            inferred_schema,
+            curated_schema,
+            example_validator,
+            data_gate,
+            transform_cache,
+            transform,
+            tuner,
+            trainer,
+            baseline,
+            evaluator,
+            infra_validator,
+            pusher,
+        ],
+        enable_cache=True,
+        metadata_connection_config=metadata_connection_config,
+        beam_pipeline_args=list(config.beam_args),
+    )
+
+
+def sqlite_connection(config: PipelineConfig) -> metadata_store_pb2.ConnectionConfig:
+    """MLMD on the SQLite file under the output folder (created on first use)."""
+    config.metadata_path.parent.mkdir(parents=True, exist_ok=True)
+    return metadata.sqlite_metadata_connection_config(str(config.metadata_path))

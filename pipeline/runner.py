@@ -1,0 +1,283 @@
+"""Runs the pipeline locally with TFX's LocalDagRunner, reports progress per component,
+and summarises the run from ML Metadata."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime
+import logging
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from tfx import v1 as tfx
+from tfx.dsl.compiler import constants
+from tfx.orchestration import metadata
+from tfx.orchestration.local import runner_utils
+from tfx.orchestration.local.local_dag_runner import LocalDagRunner
+from tfx.orchestration.portable import launcher, partial_run_utils, runtime_parameter_utils
+from tfx.proto.orchestration import pipeline_pb2
+
+from components.data_gate import DataAnomaliesError
+from pipeline import mlmd
+from pipeline.config import PipelineConfig
+from pipeline.pipeline import create_pipeline, sqlite_connection
+
+class PipelineFailed(RuntimeError):
+    """A component failed; `node_id` says which, the message says why in one line."""
+
+    def __init__(self, node_id: str | None, message: str, log_path: Path | None):
+        super().__init__(message)
+        self.node_id = node_id
+        self.log_path = log_path
+
+
+@dataclasses.dataclass
+class NodeReport:
+    node_id: str
+    state: str  # ran | cached | failed | skipped | not run
+    seconds: float
+
+
+@dataclasses.dataclass
+class RunReport:
+    run_id: str
+    nodes: list[NodeReport]
+    pushed: bool
+    push: dict
+    blessings: dict
+    metrics: dict
+    paths: dict
+    seconds: float
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+class ObservedLocalDagRunner(LocalDagRunner):
+    """TFX's LocalDagRunner, component by component, telling an observer about each one.
+
+    The loop mirrors LocalDagRunner.run_with_ir (tfx 1.16): same launcher, same MLMD
+    records, same partial-run marking; it adds the start/end callbacks and remembers
+    which component was running when one failed.
+    """
+
+    def __init__(self, on_start: Callable[[str], None], on_end: Callable[[str, float], None]):
+        super().__init__()
+        self._on_start, self._on_end = on_start, on_end
+        self.current: str | None = None
+
+    def run_with_ir(self, pipeline: pipeline_pb2.Pipeline, run_options=None) -> None:
+        runtime_parameter_utils.substitute_runtime_parameter(
+            pipeline,
+            {constants.PIPELINE_RUN_ID_PARAMETER_NAME: datetime.datetime.now().isoformat()},
+        )
+        deployment_config = runner_utils.extract_local_deployment_config(pipeline)
+        connection_config = getattr(
+            deployment_config.metadata_connection_config,
+            deployment_config.metadata_connection_config.WhichOneof("connection_config"),
+        )
+        if run_options:
+            partial_run_utils.mark_pipeline(
+                pipeline,
+                from_nodes=run_options.partial_run.from_nodes or None,
+                to_nodes=run_options.partial_run.to_nodes or None,
+                snapshot_settings=run_options.partial_run.snapshot_settings,
+            )
+        for node in pipeline.nodes:  # already in topological order
+            pipeline_node = node.pipeline_node
+            node_id = pipeline_node.node_info.id
+            if pipeline_node.execution_options.HasField("skip"):
+                continue
+            self.current = node_id
+            self._on_start(node_id)
+            started = time.monotonic()
+            if pipeline_node.execution_options.run.perform_snapshot:
+                with metadata.Metadata(connection_config) as handle:
+                    partial_run_utils.snapshot(handle, pipeline)
+            launcher.Launcher(
+                pipeline_node=pipeline_node,
+                mlmd_connection=metadata.Metadata(connection_config),
+                pipeline_info=pipeline.pipeline_info,
+                pipeline_runtime_spec=pipeline.runtime_spec,
+                executor_spec=runner_utils.extract_executor_spec(deployment_config, node_id),
+                custom_driver_spec=runner_utils.extract_custom_driver_spec(deployment_config, node_id),
+            ).launch()
+            self.current = None
+            self._on_end(node_id, time.monotonic() - started)
+
+
+@contextlib.contextmanager
+def _output_to_file(log_path: Path) -> Iterator[None]:
+    """Sends every log record (TFX, Beam, TF) and everything printed (keras-tuner prints)
+    to `log_path`, so that the console shows only the run's own progress."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    loggers = [logging.getLogger(name) for name in ("", "absl", "tensorflow")]
+    saved = [(lg, list(lg.handlers), lg.level, lg.propagate) for lg in loggers]
+    with open(log_path, "a", buffering=1) as log_file:
+        handler = logging.StreamHandler(log_file)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        for lg in loggers:
+            lg.handlers, lg.propagate = [], True
+            lg.setLevel(logging.INFO)
+        loggers[0].handlers = [handler]
+        logging.captureWarnings(True)
+        try:
+            with contextlib.redirect_stdout(log_file), contextlib.redirect_stderr(log_file):
+                yield
+        finally:
+            logging.captureWarnings(False)
+            for lg, handlers, level, propagate in saved:
+                lg.handlers, lg.propagate = handlers, propagate
+                lg.setLevel(level)
+
+
+def run(
+    config: PipelineConfig,
+    *,
+    from_nodes: tuple[str, ...] = (),
+    to_nodes: tuple[str, ...] = (),
+    on_start: Callable[[str], None] = lambda node_id: None,
+    on_end: Callable[[NodeReport], None] = lambda report: None,
+    connection_config=None,
+) -> RunReport:
+    """Runs the pipeline for `config` and returns what happened.
+
+    Raises PipelineFailed with a one-line reason when a component fails.
+    """
+    config = config.resolved()
+    connection_config = connection_config or sqlite_connection(config)
+    pipeline = create_pipeline(config, connection_config)
+    node_ids = [c.id for c in pipeline.components]
+    for node_id in (*from_nodes, *to_nodes):
+        if node_id not in node_ids:
+            raise ValueError(f"unknown component {node_id!r}; components: {', '.join(node_ids)}")
+    run_options = None
+    if from_nodes or to_nodes:
+        run_options = tfx.orchestration.RunOptions(
+            from_nodes=list(from_nodes) or None, to_nodes=list(to_nodes) or None
+        )
+
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    log_path = config.output_dir / "logs" / f"run-{stamp}.log"
+    store = metadata.Metadata(connection_config)
+    reports: list[NodeReport] = []
+
+    def finished(node_id: str, seconds: float) -> None:
+        with store as m:
+            run_context = mlmd.latest_run_context(m.store, config.pipeline_name)
+            executions = mlmd.node_executions(m.store, run_context.id) if run_context else {}
+        execution = executions.get(node_id)
+        state = execution.state if execution else "skipped"
+        reports.append(NodeReport(node_id, state, seconds))
+        on_end(reports[-1])
+
+    dag_runner = ObservedLocalDagRunner(on_start, finished)
+    started = time.monotonic()
+    with _output_to_file(log_path):
+        try:
+            dag_runner.run(pipeline, run_options=run_options)
+        except Exception as e:
+            node_id = dag_runner.current
+            if node_id:
+                reports.append(NodeReport(node_id, "failed", 0.0))
+                on_end(reports[-1])
+            raise PipelineFailed(node_id, _one_line(e), log_path) from e
+
+    with store as m:
+        report = summarize(m.store, config)
+    report.nodes = reports
+    report.seconds = time.monotonic() - started
+    report.paths["log"] = str(log_path)
+    return report
+
+
+def _one_line(error: BaseException) -> str:
+    """The most telling single line for a failure: the data gate's own message if any."""
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, DataAnomaliesError):
+            return str(cause)
+        cause = cause.__cause__ or cause.__context__
+    text = " ".join(str(error).split()) or type(error).__name__
+    return f"{type(error).__name__}: {text[:500]}"
+
+
+def summarize(store, config: PipelineConfig) -> RunReport:
+    """What the newest run pushed (or why not), its blessings and key metrics."""
+    run_context = mlmd.latest_run_context(store, config.pipeline_name)
+    executions = mlmd.node_executions(store, run_context.id) if run_context else {}
+
+    def outputs(node_id: str) -> dict:
+        execution = executions.get(node_id)
+        return mlmd.output_artifacts(store, execution.execution.id) if execution else {}
+
+    blessings = {}
+    model_blessing = outputs("Evaluator").get("blessing", [None])[0]
+    if model_blessing is not None:
+        blessings["model"] = {"blessed": bool(mlmd.custom(model_blessing, "blessed", 0))}
+    infra_blessing = outputs("InfraValidator").get("blessing", [None])[0]
+    if infra_blessing is not None:
+        blessings["infra"] = {
+            "blessed": bool(mlmd.custom(infra_blessing, "blessed", 0)),
+            "reason": mlmd.custom(infra_blessing, "reason", ""),
+            **{
+                k: mlmd.custom(infra_blessing, k)
+                for k in ("load_seconds", "latency_p50_ms", "latency_p95_ms")
+                if mlmd.custom(infra_blessing, k) is not None
+            },
+        }
+
+    push: dict = {}
+    pushed_model = outputs("Pusher").get("pushed_model", [None])[0]
+    if pushed_model is not None:
+        push = {
+            "pushed": bool(mlmd.custom(pushed_model, "pushed", 0)),
+            "version": mlmd.custom(pushed_model, "serving_version"),
+            "path": mlmd.custom(pushed_model, "serving_path"),
+            "reason": mlmd.custom(pushed_model, "reason", ""),
+        }
+    else:
+        why = [f"{k} blessing withheld" for k, v in blessings.items() if not v["blessed"]]
+        push = {"pushed": False, "reason": "; ".join(why) or "Pusher did not run"}
+
+    metrics = {}
+    evaluation = outputs("Evaluator").get("evaluation", [None])[0]
+    if evaluation is not None:
+        metrics = evaluation_metrics(evaluation.uri)
+
+    return RunReport(
+        run_id=run_context.name if run_context else "",
+        nodes=[],
+        pushed=push["pushed"],
+        push=push,
+        blessings=blessings,
+        metrics=metrics,
+        paths={
+            "pipeline_root": str(config.pipeline_root),
+            "metadata": str(config.metadata_path),
+            "serving": str(config.serving_dir),
+        },
+        seconds=0.0,
+    )
+
+
+def evaluation_metrics(uri: str) -> dict:
+    """Accuracy and example count of the candidate model, overall and per slice."""
+    import tensorflow_model_analysis as tfma
+
+    # With a baseline the candidate's metrics are stored under "candidate", without one unnamed.
+    eval_result = tfma.load_eval_result(uri, model_name="candidate")
+    if not eval_result.slicing_metrics:
+        eval_result = tfma.load_eval_result(uri)
+    result: dict[str, dict] = {}
+    for slice_key, by_output in eval_result.slicing_metrics:
+        name = ", ".join(f"{k}={v}" for k, v in slice_key) or "overall"
+        values = by_output.get("", {}).get("", {})
+        result[name] = {
+            metric: values[metric].get("doubleValue")
+            for metric in ("sparse_categorical_accuracy", "example_count")
+            if metric in values
+        }
+    return dict(sorted(result.items(), key=lambda kv: (kv[0] != "overall", kv[0])))
