@@ -76,16 +76,13 @@ def test_missing_category_is_its_own_value_and_label_uses_fixed_order(transforme
 
 def test_unseen_category_maps_to_the_oov_bucket(transformed):
     _, tft_output = transformed
-    raw = {k: v for k, v in RAW_SPEC.items() if k != "species"}
-    layer = tft_output.transform_features_layer()
-    batch = {
-        key: tf.sparse.from_dense(tf.constant([[1.0]] if spec.dtype == tf.float32 else [[1]] if spec.dtype == tf.int64 else [["Atlantis"]]))
-        if isinstance(spec, tf.io.VarLenFeature)
-        else tf.constant([[2009]] if spec.dtype == tf.int64 else [["Atlantis"]])
-        for key, spec in raw.items()
-    }
-    island = layer(batch)[features.transformed_name("island")].numpy()[0][0]
-    assert island == tft_output.vocabulary_size_by_name("island")  # the one OOV bucket
+    example = tf.train.Example()
+    example.features.feature["island"].bytes_list.value.append(b"Atlantis")
+    example.features.feature["year"].int64_list.value.append(2009)
+    serving_spec = {k: v for k, v in RAW_SPEC.items() if k != features.LABEL_KEY}
+    parsed = tf.io.parse_example([example.SerializeToString()], serving_spec)
+    island = tft_output.transform_features_layer()(parsed)[features.transformed_name("island")]
+    assert island.numpy()[0][0] == tft_output.vocabulary_size_by_name("island")  # the OOV bucket
 
 
 def test_model_builds_from_transform_output_and_predicts_probabilities(transformed):

@@ -1,0 +1,153 @@
+"""End to end, in a temp dir, on the bundled data: the real pipeline, the real MLMD.
+
+One module-scoped output folder carries the story a user lives through: a first run
+pushes a model, an identical re-run is cached and pushes nothing, and new spans with
+anomalies stop before training while the pushed model stays untouched.
+"""
+
+import csv
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from ml_metadata import metadata_store
+from tfx.orchestration import metadata
+
+from components.pusher import pushing
+from models import features
+from pipeline import mlmd, runner
+from pipeline.config import DEFAULT_DATA_ROOT, PipelineConfig, TrainingConfig
+
+pytestmark = pytest.mark.e2e
+
+COMPONENTS = {
+    "CsvExampleGen", "StatisticsGen", "SchemaGen", "ImportSchemaGen", "ExampleValidator",
+    "DataGate", "Transform", "Tuner", "Trainer", "Evaluator", "InfraValidator", "Pusher",
+}
+# Small budgets: the point here is the plumbing, not the best model.
+FAST = TrainingConfig(train_steps=150, tuner_trials=2, tuner_train_steps=30, eval_steps=5)
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    root = tmp_path_factory.mktemp("e2e")
+    data = root / "data"
+    shutil.copytree(DEFAULT_DATA_ROOT, data)
+    config = PipelineConfig(data_root=data, output_dir=root / "outputs", training=FAST, accuracy_threshold=0.8)
+    return config
+
+
+@pytest.fixture(scope="module")
+def first_run(workspace):
+    return runner.run(workspace)
+
+
+@pytest.fixture(scope="module")
+def second_run(workspace, first_run):
+    return runner.run(workspace)
+
+
+def _store(config):
+    return metadata_store.MetadataStore(
+        metadata.sqlite_metadata_connection_config(str(config.resolved().metadata_path))
+    )
+
+
+def test_first_run_completes_every_component_and_pushes_version_1(workspace, first_run):
+    states = {n.node_id: n.state for n in first_run.nodes if n.node_id in COMPONENTS}
+    assert states == {c: "ran" for c in COMPONENTS}
+    store = _store(workspace)
+    run = mlmd.latest_run_context(store, workspace.pipeline_name)
+    recorded = mlmd.node_executions(store, run.id)
+    assert {k: v.state for k, v in recorded.items() if k in COMPONENTS} == {c: "ran" for c in COMPONENTS}
+    assert first_run.pushed and first_run.push["version"] == 1
+    assert first_run.blessings["model"]["blessed"] and first_run.blessings["infra"]["blessed"]
+    assert first_run.metrics["overall"]["sparse_categorical_accuracy"] >= 0.8
+    assert {"island=Biscoe", "sex=female"} <= first_run.metrics.keys()
+
+
+def test_pushed_model_predicts_from_raw_serving_input(workspace, first_run):
+    served = tf.saved_model.load(first_run.push["path"])
+    raw = served.signatures["serving_raw"]
+    out = raw(
+        island=tf.constant(["Biscoe", "Torgersen"]),
+        sex=tf.constant(["female", ""]),  # "" = unknown sex
+        bill_length_mm=tf.constant([47.5, 39.1]),
+        bill_depth_mm=tf.constant([14.2, float("nan")]),  # NaN = not measured
+        flipper_length_mm=tf.constant([217.0, 181.0]),
+        body_mass_g=tf.constant([4875.0, 3750.0]),
+    )
+    assert [c.decode() for c in out["classes"].numpy()] == ["Gentoo", "Adelie"]
+    np.testing.assert_allclose(out["probabilities"].numpy().sum(axis=1), 1.0, rtol=1e-5)
+
+    example = tf.train.Example()
+    for key, value in {"island": b"Dream", "sex": b"male"}.items():
+        example.features.feature[key].bytes_list.value.append(value)
+    for key, value in {"bill_length_mm": 50.0, "bill_depth_mm": 19.5}.items():
+        example.features.feature[key].float_list.value.append(value)
+    for key, value in {"flipper_length_mm": 196, "body_mass_g": 3900}.items():
+        example.features.feature[key].int64_list.value.append(value)
+    out = served.signatures["serving_default"](examples=tf.constant([example.SerializeToString()]))
+    assert out["classes"].numpy()[0].decode() in features.SPECIES
+
+
+def test_identical_rerun_is_cached_and_pushes_nothing(workspace, first_run, second_run):
+    states = {n.node_id: n.state for n in second_run.nodes}
+    # Evaluator re-runs: its baseline is now the first run's blessed model.
+    expected_cached = COMPONENTS - {"Evaluator", "Pusher"}
+    assert {c for c in expected_cached if states.get(c) != "cached"} == set()
+    assert not second_run.pushed
+    assert second_run.push["version"] == 1
+    assert pushing.versions(workspace.resolved().serving_dir) == [1]
+
+
+def _write_span(data_root: Path, span: int, mutate) -> None:
+    source = data_root / "span-3" / "penguins.csv"
+    rows = list(csv.DictReader(source.open()))
+    rows, columns = mutate(rows, list(rows[0]))
+    target = data_root / f"span-{span}"
+    target.mkdir()
+    with open(target / "penguins.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _unknown_island(rows, columns):
+    for row in rows[::10]:
+        row["island"] = "Atlantis"
+    return rows, columns
+
+
+def _missing_column(rows, columns):
+    return rows, [c for c in columns if c != "sex"]
+
+
+@pytest.mark.parametrize(
+    ("span", "mutate", "named"),
+    [(4, _unknown_island, "island"), (5, _missing_column, "sex")],
+    ids=["unknown-island", "missing-column"],
+)
+def test_anomalous_span_stops_before_transform_and_keeps_the_pushed_model(
+    workspace, second_run, span, mutate, named
+):
+    serving = workspace.resolved().serving_dir
+    before = pushing.fingerprint(serving / "1")
+    _write_span(workspace.data_root, span, mutate)
+
+    with pytest.raises(runner.PipelineFailed) as failure:
+        runner.run(workspace)
+
+    assert failure.value.node_id == "DataGate"
+    message = str(failure.value)
+    assert message.startswith(f"data validation failed for span {span}")
+    assert f"{named}:" in message
+    store = _store(workspace)
+    run = mlmd.latest_run_context(store, workspace.pipeline_name)
+    ran = mlmd.node_executions(store, run.id)
+    assert ran["DataGate"].state == "failed"
+    assert not {"Transform", "Tuner", "Trainer", "Pusher"} & ran.keys()
+    assert pushing.versions(serving) == [1]
+    assert pushing.fingerprint(serving / "1") == before
