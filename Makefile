@@ -33,7 +33,8 @@ venv: $(VENV)/.installed  ## Create or update the environment from the lock file
 run: venv  ## Run the whole pipeline on the bundled data (outputs/)
 	$(VENV)/bin/penguins run
 
-test: venv  ## Run every test (unit and end to end)
+test: venv  ## Lint, then run every test (unit and end to end)
+	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest
 
 test-fast: venv  ## Run the unit tests only

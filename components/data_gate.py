@@ -6,7 +6,7 @@ that names every feature and anomaly, so Transform and everything after it never
 """
 
 import os
-from typing import Optional, TypedDict
+from typing import TypedDict
 
 from tensorflow_metadata.proto.v0 import anomalies_pb2
 from tfx import types
@@ -52,7 +52,7 @@ def describe_anomalies(by_split: dict[str, anomalies_pb2.Anomalies]) -> list[str
     return lines
 
 
-def check_anomalies(anomalies: types.Artifact, span: Optional[int] = None) -> int:
+def check_anomalies(anomalies: types.Artifact, span: int | None = None) -> int:
     """Raises DataAnomaliesError naming every anomaly; returns the number of splits checked."""
     by_split = load_anomalies(anomalies)
     problems = describe_anomalies(by_split)
@@ -75,5 +75,7 @@ def DataGate(
     anomalies: InputArtifact[standard_artifacts.ExampleAnomalies],
 ) -> GateResult:
     """Passes when the examples conform to the schema; fails the run otherwise."""
-    span = examples.get_int_custom_property("span") if examples.has_custom_property("span") else None
+    span = (
+        examples.get_int_custom_property("span") if examples.has_custom_property("span") else None
+    )
     return {"checked_splits": check_anomalies(anomalies, span)}

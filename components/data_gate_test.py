@@ -33,9 +33,17 @@ def test_anomalies_fail_naming_each_feature_split_and_span(tmp_path):
     artifact = _anomalies_artifact(
         tmp_path,
         {
-            "train": _anomaly(island=("Unexpected string values", "Examples contain values missing from the schema: Atlantis (~1%).")),
+            "train": _anomaly(
+                island=(
+                    "Unexpected string values",
+                    "Examples contain values missing from the schema: Atlantis (~1%).",
+                )
+            ),
             "eval": _anomaly(
-                island=("Unexpected string values", "Examples contain values missing from the schema: Atlantis (~1%)."),
+                island=(
+                    "Unexpected string values",
+                    "Examples contain values missing from the schema: Atlantis (~1%).",
+                ),
                 sex=("Column dropped", "The feature was present in fewer examples than expected."),
             ),
         },

@@ -52,7 +52,9 @@ class ReusableTransformCacheStrategy(resolver.ResolverStrategy):
                 *self._declared_inputs(store, execution_id),
             }:
                 continue
-            reused = [by_id[i] for i in sorted(inputs.get(_TRANSFORM_INPUT_CACHE, ())) if i in by_id]
+            reused = [
+                by_id[i] for i in sorted(inputs.get(_TRANSFORM_INPUT_CACHE, ())) if i in by_id
+            ]
             return {EXAMPLES_KEY: examples, CACHE_KEY: reused}
         return {EXAMPLES_KEY: examples, CACHE_KEY: caches[-1:]}
 

@@ -44,7 +44,9 @@ def search_space() -> keras_tuner.HyperParameters:
     return hp
 
 
-def build_keras_model(hparams: HParams, tf_transform_output: tft.TFTransformOutput) -> tf.keras.Model:
+def build_keras_model(
+    hparams: HParams, tf_transform_output: tft.TFTransformOutput
+) -> tf.keras.Model:
     """A small MLP over the transformed features."""
     inputs, encoded = {}, []
     for key in features.NUMERIC_FEATURE_KEYS:
@@ -106,7 +108,9 @@ def tuner_fn(fn_args: tfx.components.FnArgs) -> tfx.components.TunerFnResult:
         tuner=tuner,
         fit_kwargs={
             "x": _dataset(fn_args, fn_args.train_files, tf_transform_output, batch_size),
-            "validation_data": _dataset(fn_args, fn_args.eval_files, tf_transform_output, batch_size),
+            "validation_data": _dataset(
+                fn_args, fn_args.eval_files, tf_transform_output, batch_size
+            ),
             "steps_per_epoch": fn_args.train_steps,
             "validation_steps": fn_args.eval_steps,
             "verbose": 0,

@@ -23,7 +23,9 @@ RAW_SPEC = {
 
 def _row(species, island, bill, depth, flipper, mass, sex):
     return {
-        "species": [species], "island": [island], "year": [2009],
+        "species": [species],
+        "island": [island],
+        "year": [2009],
         "bill_length_mm": [] if bill is None else [bill],
         "bill_depth_mm": [] if depth is None else [depth],
         "flipper_length_mm": [] if flipper is None else [flipper],

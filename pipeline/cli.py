@@ -38,9 +38,13 @@ def _fail(message: str, code: int = 1) -> None:
 
 
 def _check_data_root(data_root: Path, spans: SpanSelection) -> None:
-    found = sorted(p.name for p in data_root.glob("span-*") if p.is_dir()) if data_root.is_dir() else []
+    found = (
+        sorted(p.name for p in data_root.glob("span-*") if p.is_dir()) if data_root.is_dir() else []
+    )
     if not found:
-        raise click.BadParameter(f"{data_root}: expected a folder of span-N/ folders", param_hint="--data")
+        raise click.BadParameter(
+            f"{data_root}: expected a folder of span-N/ folders", param_hint="--data"
+        )
     if spans.span is not None and f"span-{spans.span}" not in found:
         raise click.BadParameter(
             f"span {spans.span} not in {data_root} (found: {', '.join(found)})", param_hint="--span"
@@ -54,26 +58,79 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--data", "data_root", type=click.Path(path_type=Path), default=DEFAULT_DATA_ROOT,
-              show_default="data/penguins", help="Folder of span-N/ folders, each holding CSV files.")
-@click.option("--output", "output_dir", type=click.Path(path_type=Path), default=DEFAULT_OUTPUT,
-              show_default=True, help="Where MLMD, artifacts, pushed models and logs go.")
-@click.option("--schema", "schema_path", type=click.Path(path_type=Path), default=DEFAULT_SCHEMA,
-              show_default="schemas/penguins/schema.pbtxt", help="Curated schema to validate against.")
+@click.option(
+    "--data",
+    "data_root",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_DATA_ROOT,
+    show_default="data/penguins",
+    help="Folder of span-N/ folders, each holding CSV files.",
+)
+@click.option(
+    "--output",
+    "output_dir",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_OUTPUT,
+    show_default=True,
+    help="Where MLMD, artifacts, pushed models and logs go.",
+)
+@click.option(
+    "--schema",
+    "schema_path",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_SCHEMA,
+    show_default="schemas/penguins/schema.pbtxt",
+    help="Curated schema to validate against.",
+)
 @click.option("--span", default="latest", show_default=True, help="Span to ingest: 'latest' or N.")
-@click.option("--from", "from_nodes", multiple=True, metavar="COMPONENT",
-              help="Partial run: start at this component (repeatable).")
-@click.option("--to", "to_nodes", multiple=True, metavar="COMPONENT",
-              help="Partial run: stop after this component (repeatable).")
-@click.option("--beam-arg", "beam_args", multiple=True, metavar="ARG",
-              help="Passed to Beam, e.g. --beam-arg=--direct_num_workers=2 (repeatable).")
-@click.option("--train-steps", type=click.IntRange(1), default=TrainingConfig.train_steps, show_default=True)
-@click.option("--tuner-trials", type=click.IntRange(1), default=TrainingConfig.tuner_trials, show_default=True)
-@click.option("--accuracy-threshold", type=click.FloatRange(0, 1), default=PipelineConfig.accuracy_threshold,
-              show_default=True, help="Evaluator blesses only models at least this accurate.")
+@click.option(
+    "--from",
+    "from_nodes",
+    multiple=True,
+    metavar="COMPONENT",
+    help="Partial run: start at this component (repeatable).",
+)
+@click.option(
+    "--to",
+    "to_nodes",
+    multiple=True,
+    metavar="COMPONENT",
+    help="Partial run: stop after this component (repeatable).",
+)
+@click.option(
+    "--beam-arg",
+    "beam_args",
+    multiple=True,
+    metavar="ARG",
+    help="Passed to Beam, e.g. --beam-arg=--direct_num_workers=2 (repeatable).",
+)
+@click.option(
+    "--train-steps", type=click.IntRange(1), default=TrainingConfig.train_steps, show_default=True
+)
+@click.option(
+    "--tuner-trials", type=click.IntRange(1), default=TrainingConfig.tuner_trials, show_default=True
+)
+@click.option(
+    "--accuracy-threshold",
+    type=click.FloatRange(0, 1),
+    default=PipelineConfig.accuracy_threshold,
+    show_default=True,
+    help="Evaluator blesses only models at least this accurate.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON on stdout.")
-def run(data_root, output_dir, schema_path, span, from_nodes, to_nodes, beam_args, train_steps,
-        tuner_trials, accuracy_threshold, as_json) -> None:
+def run(
+    data_root,
+    output_dir,
+    schema_path,
+    span,
+    from_nodes,
+    to_nodes,
+    beam_args,
+    train_steps,
+    tuner_trials,
+    accuracy_threshold,
+    as_json,
+) -> None:
     """Run the whole pipeline (or part of it) locally, recording into ML Metadata."""
     try:
         spans = SpanSelection.parse(span)
@@ -121,8 +178,13 @@ def data() -> None:
 
 
 @data.command("regenerate")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=DEFAULT_DATA_ROOT,
-              show_default="data/penguins")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_DATA_ROOT,
+    show_default="data/penguins",
+)
 def data_regenerate(out_dir: Path) -> None:
     """Rewrite span-N/ folders (one per year) from the palmerpenguins package's CSV."""
     from pipeline import data as data_module
@@ -138,12 +200,25 @@ def schema() -> None:
 
 
 @schema.command("diff")
-@click.option("--output", "output_dir", type=click.Path(path_type=Path), default=DEFAULT_OUTPUT,
-              show_default=True, help="Output folder of a previous run (its MLMD is read).")
-@click.option("--inferred", type=click.Path(path_type=Path, dir_okay=False),
-              help="An inferred schema.pbtxt to use instead of the latest SchemaGen output.")
-@click.option("--curated", type=click.Path(path_type=Path), default=DEFAULT_SCHEMA,
-              show_default="schemas/penguins/schema.pbtxt")
+@click.option(
+    "--output",
+    "output_dir",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_OUTPUT,
+    show_default=True,
+    help="Output folder of a previous run (its MLMD is read).",
+)
+@click.option(
+    "--inferred",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="An inferred schema.pbtxt to use instead of the latest SchemaGen output.",
+)
+@click.option(
+    "--curated",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_SCHEMA,
+    show_default="schemas/penguins/schema.pbtxt",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the differences as JSON.")
 def schema_diff(output_dir: Path, inferred: Path | None, curated: Path, as_json: bool) -> None:
     """Show how the schema inferred from the data differs from the curated one."""
@@ -155,8 +230,16 @@ def schema_diff(output_dir: Path, inferred: Path | None, curated: Path, as_json:
     except (FileNotFoundError, ValueError) as e:
         _fail(str(e))
     if as_json:
-        click.echo(json.dumps({"curated": str(curated), "inferred": str(inferred_path),
-                               "differences": [d.to_dict() for d in differences]}, indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    "curated": str(curated),
+                    "inferred": str(inferred_path),
+                    "differences": [d.to_dict() for d in differences],
+                },
+                indent=2,
+            )
+        )
     else:
         click.echo(diff_module.render(differences, curated, inferred_path))
 

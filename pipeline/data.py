@@ -34,7 +34,9 @@ def read_bundled_rows() -> list[dict[str, str]]:
     return [{k: ("" if v == "NA" else v) for k, v in row.items()} for row in rows]
 
 
-def write_spans(rows: list[dict[str, str]], out_dir: Path, span_key: str = "year") -> dict[int, int]:
+def write_spans(
+    rows: list[dict[str, str]], out_dir: Path, span_key: str = "year"
+) -> dict[int, int]:
     """Writes one `span-N/penguins.csv` per distinct `span_key` value, in sorted order.
 
     Returns the row count per span number.

@@ -49,7 +49,9 @@ def _belongs_to(store, run_context, pipeline_name: str) -> bool:
     return not parents or any(p.name == pipeline_name for p in parents)
 
 
-def node_executions(store: metadata_store.MetadataStore, run_context_id: int) -> dict[str, NodeExecution]:
+def node_executions(
+    store: metadata_store.MetadataStore, run_context_id: int
+) -> dict[str, NodeExecution]:
     """The newest execution of each node in one run, keyed by node id."""
     node_type = store.get_context_type(NODE_CONTEXT)
     result: dict[str, NodeExecution] = {}

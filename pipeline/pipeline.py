@@ -1,19 +1,19 @@
 """The pipeline graph: one `create_pipeline`, shared by every runner and test.
 
-    CsvExampleGen → StatisticsGen → SchemaGen (inferred, for comparison)
-                                  → ImportSchemaGen (curated) → ExampleValidator → DataGate
-    → Transform → Tuner → Trainer → Evaluator (vs. latest blessed) → InfraValidator
-    → Pusher (only when both blessings hold)
+CsvExampleGen → StatisticsGen → SchemaGen (inferred, for comparison)
+                              → ImportSchemaGen (curated) → ExampleValidator → DataGate
+→ Transform → Tuner → Trainer → Evaluator (vs. latest blessed) → InfraValidator
+→ Pusher (only when both blessings hold)
 """
 
 from __future__ import annotations
 
 import tensorflow_model_analysis as tfma
+from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
 from tfx.dsl.components.base import executor_spec
 from tfx.dsl.placeholder import placeholder as ph
 from tfx.orchestration import metadata
-from ml_metadata.proto import metadata_store_pb2
 
 from components.data_gate import DataGate
 from components.infra_validator.component import InfraValidator

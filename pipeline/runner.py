@@ -24,6 +24,7 @@ from pipeline import mlmd
 from pipeline.config import PipelineConfig
 from pipeline.pipeline import create_pipeline, sqlite_connection
 
+
 class PipelineFailed(RuntimeError):
     """A component failed; `node_id` says which, the message says why in one line."""
 
@@ -102,7 +103,9 @@ class ObservedLocalDagRunner(LocalDagRunner):
                 pipeline_info=pipeline.pipeline_info,
                 pipeline_runtime_spec=pipeline.runtime_spec,
                 executor_spec=runner_utils.extract_executor_spec(deployment_config, node_id),
-                custom_driver_spec=runner_utils.extract_custom_driver_spec(deployment_config, node_id),
+                custom_driver_spec=runner_utils.extract_custom_driver_spec(
+                    deployment_config, node_id
+                ),
             ).launch()
             self.current = None
             self._on_end(node_id, time.monotonic() - started)

@@ -39,7 +39,9 @@ def latest_inferred_schema(output_dir: Path) -> Path:
 
     db = PipelineConfig(output_dir=output_dir).metadata_path
     if not db.is_file():
-        raise FileNotFoundError(f"{db}: no metadata store; run the pipeline first or pass --inferred")
+        raise FileNotFoundError(
+            f"{db}: no metadata store; run the pipeline first or pass --inferred"
+        )
     store = metadata_store.MetadataStore(
         metadata.sqlite_metadata_connection_config(str(db)), read_only=True
     )
@@ -78,19 +80,27 @@ def _aspects(schema: schema_pb2.Schema, feature: schema_pb2.Feature) -> dict[str
         "type": schema_pb2.FeatureType.Name(feature.type),
         "domain": _domain(schema, feature),
         "presence": text_format.MessageToString(feature.presence, as_one_line=True) or "unset",
-        "value count": text_format.MessageToString(feature.value_count, as_one_line=True) or "unset",
+        "value count": text_format.MessageToString(feature.value_count, as_one_line=True)
+        or "unset",
         "shape": text_format.MessageToString(feature.shape, as_one_line=True) or "unset",
         "environments": ", ".join(f"not in {e}" for e in feature.not_in_environment) or "all",
     }
 
 
 def diff(curated: schema_pb2.Schema, inferred: schema_pb2.Schema) -> list[Difference]:
-    by_name = {"curated": {f.name: f for f in curated.feature}, "inferred": {f.name: f for f in inferred.feature}}
+    by_name = {
+        "curated": {f.name: f for f in curated.feature},
+        "inferred": {f.name: f for f in inferred.feature},
+    }
     result = []
     for name in sorted(by_name["curated"].keys() | by_name["inferred"].keys()):
         c, i = by_name["curated"].get(name), by_name["inferred"].get(name)
         if c is None or i is None:
-            result.append(Difference(name, "feature", "present" if c else "absent", "present" if i else "absent"))
+            result.append(
+                Difference(
+                    name, "feature", "present" if c else "absent", "present" if i else "absent"
+                )
+            )
             continue
         ca, ia = _aspects(curated, c), _aspects(inferred, i)
         result += [Difference(name, k, ca[k], ia[k]) for k in ca if ca[k] != ia[k]]

@@ -33,20 +33,28 @@ def _fmt(value) -> str:
 def render(report: RunReport) -> str:
     ran = sum(n.state == "ran" for n in report.nodes)
     cached = sum(n.state == "cached" for n in report.nodes)
-    lines = ["", f"Run {report.run_id} completed in {report.seconds:.1f} s ({ran} ran, {cached} cached)."]
+    lines = [
+        "",
+        f"Run {report.run_id} completed in {report.seconds:.1f} s ({ran} ran, {cached} cached).",
+    ]
     push = report.push
     if push.get("pushed"):
         lines.append(f"Pushed: version {push['version']} → {push['path']}")
     elif push.get("version") is not None:
-        lines.append(f"Nothing pushed: {push['reason']}, version {push['version']} ({push['path']}).")
+        lines.append(
+            f"Nothing pushed: {push['reason']}, version {push['version']} ({push['path']})."
+        )
     else:
         lines.append(f"Nothing pushed: {push.get('reason', 'unknown')}.")
     for name, blessing in report.blessings.items():
         verdict = "blessed" if blessing["blessed"] else "NOT blessed"
         extra = ""
         if name == "infra" and blessing.get("load_seconds") is not None:
-            extra = (f" (load {blessing['load_seconds']:.2f} s, latency p50 "
-                     f"{blessing.get('latency_p50_ms', 0):.1f} ms, p95 {blessing.get('latency_p95_ms', 0):.1f} ms)")
+            p50, p95 = blessing.get("latency_p50_ms", 0), blessing.get("latency_p95_ms", 0)
+            extra = (
+                f" (load {blessing['load_seconds']:.2f} s,"
+                f" latency p50 {p50:.1f} ms, p95 {p95:.1f} ms)"
+            )
         if name == "infra" and not blessing["blessed"]:
             extra = f": {blessing.get('reason', '')}"
         lines.append(f"{name.capitalize()} blessing: {verdict}{extra}")
@@ -56,7 +64,9 @@ def render(report: RunReport) -> str:
         for slice_name, values in report.metrics.items():
             accuracy = values.get("sparse_categorical_accuracy")
             count = values.get("example_count")
-            lines.append(f"  {slice_name:<24} {_fmt(accuracy):>9} {_fmt(int(count) if count else '-'):>9}")
+            lines.append(
+                f"  {slice_name:<24} {_fmt(accuracy):>9} {_fmt(int(count) if count else '-'):>9}"
+            )
     lines.append("Artifacts:")
     for name, path in report.paths.items():
         lines.append(f"  {name:<14} {path}")

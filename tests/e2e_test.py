@@ -23,8 +23,18 @@ from pipeline.config import DEFAULT_DATA_ROOT, PipelineConfig, TrainingConfig
 pytestmark = pytest.mark.e2e
 
 COMPONENTS = {
-    "CsvExampleGen", "StatisticsGen", "SchemaGen", "ImportSchemaGen", "ExampleValidator",
-    "DataGate", "Transform", "Tuner", "Trainer", "Evaluator", "InfraValidator", "Pusher",
+    "CsvExampleGen",
+    "StatisticsGen",
+    "SchemaGen",
+    "ImportSchemaGen",
+    "ExampleValidator",
+    "DataGate",
+    "Transform",
+    "Tuner",
+    "Trainer",
+    "Evaluator",
+    "InfraValidator",
+    "Pusher",
 }
 # Small budgets: the point here is the plumbing, not the best model.
 FAST = TrainingConfig(train_steps=150, tuner_trials=2, tuner_train_steps=30, eval_steps=5)
@@ -35,7 +45,9 @@ def workspace(tmp_path_factory):
     root = tmp_path_factory.mktemp("e2e")
     data = root / "data"
     shutil.copytree(DEFAULT_DATA_ROOT, data)
-    config = PipelineConfig(data_root=data, output_dir=root / "outputs", training=FAST, accuracy_threshold=0.8)
+    config = PipelineConfig(
+        data_root=data, output_dir=root / "outputs", training=FAST, accuracy_threshold=0.8
+    )
     return config
 
 
@@ -61,7 +73,9 @@ def test_first_run_completes_every_component_and_pushes_version_1(workspace, fir
     store = _store(workspace)
     run = mlmd.latest_run_context(store, workspace.pipeline_name)
     recorded = mlmd.node_executions(store, run.id)
-    assert {k: v.state for k, v in recorded.items() if k in COMPONENTS} == {c: "ran" for c in COMPONENTS}
+    assert {k: v.state for k, v in recorded.items() if k in COMPONENTS} == {
+        c: "ran" for c in COMPONENTS
+    }
     assert first_run.pushed and first_run.push["version"] == 1
     assert first_run.blessings["model"]["blessed"] and first_run.blessings["infra"]["blessed"]
     assert first_run.metrics["overall"]["sparse_categorical_accuracy"] >= 0.8

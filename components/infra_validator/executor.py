@@ -42,7 +42,9 @@ class Executor(base_executor.BaseExecutor):
 
         requests = [
             validation.strip_feature(e, exec_properties.get("label_key"))
-            for e in read_examples(examples, exec_properties["split"], exec_properties["num_examples"])
+            for e in read_examples(
+                examples, exec_properties["split"], exec_properties["num_examples"]
+            )
         ]
         report = validation.validate_model(
             path_utils.serving_model_path(model.uri),

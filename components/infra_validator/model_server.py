@@ -74,9 +74,7 @@ class ModelService:
                 "signature_def": {
                     name: {
                         "inputs": {k: spec(v) for k, v in self.inputs(name).items()},
-                        "outputs": {
-                            k: spec(v) for k, v in fn.structured_outputs.items()
-                        },
+                        "outputs": {k: spec(v) for k, v in fn.structured_outputs.items()},
                     }
                     for name, fn in self.signatures.items()
                 }

@@ -9,7 +9,6 @@ import json
 import math
 import os
 import queue
-import statistics
 import subprocess
 import sys
 import threading
@@ -77,8 +76,12 @@ class ModelServerProcess:
             cwd="/",
         )
         lines: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=self._pump, args=(self._process.stdout, lines.put), daemon=True).start()
-        threading.Thread(target=self._pump, args=(self._process.stderr, self._stderr.append), daemon=True).start()
+        threading.Thread(
+            target=self._pump, args=(self._process.stdout, lines.put), daemon=True
+        ).start()
+        threading.Thread(
+            target=self._pump, args=(self._process.stderr, self._stderr.append), daemon=True
+        ).start()
         try:
             self._wait_ready(lines)
         except BaseException:
@@ -225,15 +228,19 @@ def validate_model(
             checks.append(f"serving_default answered {len(examples)} examples")
 
             if RAW_SIGNATURE in signatures:
-                rows = [example_to_raw_row(e, signatures[RAW_SIGNATURE]["inputs"]) for e in examples]
+                rows = [
+                    example_to_raw_row(e, signatures[RAW_SIGNATURE]["inputs"]) for e in examples
+                ]
                 body = {"signature_name": RAW_SIGNATURE, "instances": rows}
                 raw = server.call(":predict", body)["predictions"]
                 _check_predictions(raw, len(examples), RAW_SIGNATURE)
-                for i, (a, b) in enumerate(zip(default, raw)):
-                    gap = max(abs(x - y) for x, y in zip(a["probabilities"], b["probabilities"]))
+                for i, (a, b) in enumerate(zip(default, raw, strict=True)):
+                    pairs = zip(a["probabilities"], b["probabilities"], strict=True)
+                    gap = max(abs(x - y) for x, y in pairs)
                     if gap > _TOLERANCE:
                         raise InfraValidationError(
-                            f"{RAW_SIGNATURE} disagrees with serving_default on row {i} by {gap:.2g}"
+                            f"{RAW_SIGNATURE} disagrees with serving_default on row {i}"
+                            f" by {gap:.2g}"
                         )
                 checks.append(f"{RAW_SIGNATURE} agrees with serving_default")
 
@@ -253,4 +260,6 @@ def validate_model(
                 checks=checks,
             )
     except InfraValidationError as e:
-        return InfraReport(blessed=False, reason=str(e), load_seconds=server.load_seconds or None, checks=checks)
+        return InfraReport(
+            blessed=False, reason=str(e), load_seconds=server.load_seconds or None, checks=checks
+        )

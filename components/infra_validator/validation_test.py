@@ -3,7 +3,6 @@
 import ast
 import sys
 
-import pytest
 import tensorflow as tf
 
 from components.infra_validator import validation
@@ -23,10 +22,14 @@ class _Softmax(tf.Module):
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
     def serve_examples(self, serialized):
-        parsed = tf.io.parse_example(serialized, {"body_mass_g": tf.io.FixedLenFeature([], tf.float32)})
+        parsed = tf.io.parse_example(
+            serialized, {"body_mass_g": tf.io.FixedLenFeature([], tf.float32)}
+        )
         return self._predict(parsed["body_mass_g"])
 
-    @tf.function(input_signature=[{"body_mass_g": tf.TensorSpec([None], tf.float32, name="body_mass_g")}])
+    @tf.function(
+        input_signature=[{"body_mass_g": tf.TensorSpec([None], tf.float32, name="body_mass_g")}]
+    )
     def serve_raw(self, values):
         return self._predict(values["body_mass_g"] * self.raw_scale)
 

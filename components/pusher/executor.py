@@ -27,7 +27,10 @@ class Executor(stock_pusher.Executor):
         pushed_model = artifact_utils.get_single_instance(
             output_dict[standard_component_specs.PUSHED_MODEL_KEY]
         )
-        for key in (standard_component_specs.MODEL_BLESSING_KEY, standard_component_specs.INFRA_BLESSING_KEY):
+        for key in (
+            standard_component_specs.MODEL_BLESSING_KEY,
+            standard_component_specs.INFRA_BLESSING_KEY,
+        ):
             if not input_dict.get(key):
                 raise ValueError(f"Pusher needs a {key} input: it pushes only validated models")
         if not self.CheckBlessing(input_dict):

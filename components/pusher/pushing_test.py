@@ -39,6 +39,7 @@ def test_a_version_taken_concurrently_is_skipped_not_overwritten(tmp_path, monke
     serving = tmp_path / "serving"
     pushing.push(_model(tmp_path / "a", b"one"), serving)
     real_versions = pushing.versions
+
     # Another pusher creates version 2 between our listing and our rename.
     def racing_versions(root):
         found = real_versions(root)
