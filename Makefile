@@ -8,8 +8,9 @@ PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 PYTHON_VERSION ?= 3.10.13
 UV_VERSION := 0.13.9
-# Python 3.10 from PATH, else from pyenv (how these machines provide it).
-PYTHON310 ?= $(shell command -v python3.10 2>/dev/null || PYENV_VERSION=$(PYTHON_VERSION) pyenv which python3.10 2>/dev/null)
+# Python 3.10 from pyenv (how these machines provide it), else a working one on PATH.
+PYTHON310 ?= $(shell PYENV_VERSION=$(PYTHON_VERSION) pyenv which python3.10 2>/dev/null \
+	|| (python3.10 -c '' 2>/dev/null && command -v python3.10))
 
 export TF_USE_LEGACY_KERAS := 1
 export TF_CPP_MIN_LOG_LEVEL := 3

@@ -11,13 +11,12 @@ from __future__ import annotations
 import tensorflow_model_analysis as tfma
 from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
-from tfx.dsl.components.base import executor_spec
 from tfx.dsl.placeholder import placeholder as ph
 from tfx.orchestration import metadata
 
 from components.data_gate import DataGate
 from components.infra_validator.component import InfraValidator
-from components.pusher import executor as pusher_executor
+from components.pusher.component import Pusher
 from components.transform_cache import ReusableTransformCacheStrategy
 from models import features
 from pipeline.config import PipelineConfig
@@ -171,7 +170,7 @@ def create_pipeline(
         infra_blessing.future()[0].custom_property("blessed") == 1,
     )
     with tfx.dsl.Cond(both_blessed):
-        pusher = tfx.components.Pusher(
+        pusher = Pusher(
             model=model,
             model_blessing=model_blessing,
             infra_blessing=infra_blessing,
@@ -180,7 +179,6 @@ def create_pipeline(
                     base_directory=str(config.serving_dir)
                 )
             ),
-            custom_executor_spec=executor_spec.ExecutorClassSpec(pusher_executor.Executor),
         )
 
     return tfx.dsl.Pipeline(
