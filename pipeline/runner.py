@@ -187,9 +187,8 @@ def run(
                 reports.append(NodeReport(node_id, "failed", 0.0))
                 on_end(reports[-1])
             raise PipelineFailed(node_id, _one_line(e), log_path) from e
-
-    with store as m:
-        report = summarize(m.store, config)
+        with store as m:  # TFMA's loader warns on the way: keep that in the log too
+            report = summarize(m.store, config)
     report.nodes = reports
     report.seconds = time.monotonic() - started
     report.paths["log"] = str(log_path)
