@@ -8,14 +8,13 @@ that names every feature and anomaly, so Transform and everything after it never
 import os
 from typing import TypedDict
 
+from tensorflow_data_validation.utils import anomalies_util
 from tensorflow_metadata.proto.v0 import anomalies_pb2
 from tfx import types
+from tfx.components.example_validator import executor as example_validator
 from tfx.dsl.component.experimental.annotations import InputArtifact
 from tfx.dsl.component.experimental.decorators import component
 from tfx.types import artifact_utils, standard_artifacts
-from tfx.utils import io_utils
-
-ANOMALIES_FILE_NAME = "SchemaDiff.pb"
 
 
 class DataAnomaliesError(RuntimeError):
@@ -24,13 +23,15 @@ class DataAnomaliesError(RuntimeError):
 
 def load_anomalies(anomalies: types.Artifact) -> dict[str, anomalies_pb2.Anomalies]:
     """The Anomalies proto of each split of an ExampleAnomalies artifact."""
-    result = {}
-    for split in artifact_utils.decode_split_names(anomalies.split_names):
-        path = os.path.join(artifact_utils.get_split_uri([anomalies], split), ANOMALIES_FILE_NAME)
-        proto = anomalies_pb2.Anomalies()
-        proto.ParseFromString(io_utils.read_bytes_file(path))
-        result[split] = proto
-    return result
+    return {
+        split: anomalies_util.load_anomalies_binary(
+            os.path.join(
+                artifact_utils.get_split_uri([anomalies], split),
+                example_validator.DEFAULT_FILE_NAME,
+            )
+        )
+        for split in artifact_utils.decode_split_names(anomalies.split_names)
+    }
 
 
 def describe_anomalies(by_split: dict[str, anomalies_pb2.Anomalies]) -> list[str]:

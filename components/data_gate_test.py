@@ -1,5 +1,6 @@
 import pytest
 from tensorflow_metadata.proto.v0 import anomalies_pb2
+from tfx.components.example_validator import executor as example_validator
 from tfx.types import artifact_utils, standard_artifacts
 from tfx.utils import io_utils
 
@@ -11,7 +12,7 @@ def _anomalies_artifact(tmp_path, by_split):
     artifact.uri = str(tmp_path)
     artifact.split_names = artifact_utils.encode_split_names(list(by_split))
     for split, proto in by_split.items():
-        path = tmp_path / f"Split-{split}" / data_gate.ANOMALIES_FILE_NAME
+        path = tmp_path / f"Split-{split}" / example_validator.DEFAULT_FILE_NAME
         io_utils.write_bytes_file(str(path), proto.SerializeToString())
     return artifact
 

@@ -29,6 +29,24 @@ def _input_events_by_key(store, execution_id: int) -> dict[str, set[int]]:
     return result
 
 
+def _transform_executions_reading(store, artifact_ids: set[int]) -> list:
+    """Transform executions that read any of `artifact_ids`, newest first."""
+    consumer_ids = {
+        e.execution_id
+        for e in store.get_events_by_artifact_ids(sorted(artifact_ids))
+        if e.type == metadata_store_pb2.Event.INPUT
+    }
+    executions = store.get_executions_by_id(sorted(consumer_ids))
+    transform_types = {
+        t.id
+        for t in store.get_execution_types_by_id(sorted({e.type_id for e in executions}))
+        if t.name.endswith(".Transform")
+    }
+    return sorted(
+        (e for e in executions if e.type_id in transform_types), key=lambda e: e.id, reverse=True
+    )
+
+
 class ReusableTransformCacheStrategy(resolver.ResolverStrategy):
     """Inputs: `examples` (this run's) and `cache` (every TransformCache)."""
 
@@ -38,29 +56,9 @@ class ReusableTransformCacheStrategy(resolver.ResolverStrategy):
         examples = input_dict.get(EXAMPLES_KEY, [])
         caches = sorted(input_dict.get(CACHE_KEY, []), key=lambda a: a.id)
         wanted = {a.id for a in examples}
-        by_id = {a.id: a for a in caches}
-
-        consumers = {
-            e.execution_id
-            for e in store.get_events_by_artifact_ids(sorted(wanted))
-            if e.type == metadata_store_pb2.Event.INPUT
-        }
-        for execution_id in sorted(consumers, reverse=True):
-            inputs = _input_events_by_key(store, execution_id)
-            if inputs.get(_TRANSFORM_INPUT_EXAMPLES) != wanted or _TRANSFORM_INPUT_CACHE not in {
-                *inputs,
-                *self._declared_inputs(store, execution_id),
-            }:
-                continue
-            reused = [
-                by_id[i] for i in sorted(inputs.get(_TRANSFORM_INPUT_CACHE, ())) if i in by_id
-            ]
-            return {EXAMPLES_KEY: examples, CACHE_KEY: reused}
+        for execution in _transform_executions_reading(store, wanted):
+            inputs = _input_events_by_key(store, execution.id)
+            if inputs.get(_TRANSFORM_INPUT_EXAMPLES) == wanted:
+                reused = inputs.get(_TRANSFORM_INPUT_CACHE, set())
+                return {EXAMPLES_KEY: examples, CACHE_KEY: [c for c in caches if c.id in reused]}
         return {EXAMPLES_KEY: examples, CACHE_KEY: caches[-1:]}
-
-    @staticmethod
-    def _declared_inputs(store, execution_id: int) -> set[str]:
-        """Input keys of a Transform execution, known from its type even when empty."""
-        (execution,) = store.get_executions_by_id([execution_id])
-        type_name = store.get_execution_types_by_id([execution.type_id])[0].name
-        return {_TRANSFORM_INPUT_CACHE} if type_name.endswith(".Transform") else set()

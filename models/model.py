@@ -86,24 +86,25 @@ def _dataset(
     ).repeat()
 
 
-def _custom(fn_args: tfx.components.FnArgs, key: str, default):
-    return (fn_args.custom_config or {}).get(key, default)
+def _custom(fn_args: tfx.components.FnArgs, key: str):
+    """A setting the pipeline passes in custom_config (seed, batch_size, max_trials)."""
+    return fn_args.custom_config[key]
 
 
 def tuner_fn(fn_args: tfx.components.FnArgs) -> tfx.components.TunerFnResult:
     """Tuner entry point: a bounded random search (trials from custom_config)."""
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_graph_path)
-    seed = _custom(fn_args, "seed", 42)
+    seed = _custom(fn_args, "seed")
     tuner = keras_tuner.RandomSearch(
         lambda hp: build_keras_model(HParams.from_values(hp.values), tf_transform_output),
         hyperparameters=search_space(),
         objective=keras_tuner.Objective("val_sparse_categorical_accuracy", "max"),
-        max_trials=_custom(fn_args, "max_trials", 4),
+        max_trials=_custom(fn_args, "max_trials"),
         seed=seed,
         directory=fn_args.working_dir,
         project_name="penguins",
     )
-    batch_size = _custom(fn_args, "batch_size", 32)
+    batch_size = _custom(fn_args, "batch_size")
     return tfx.components.TunerFnResult(
         tuner=tuner,
         fit_kwargs={
@@ -188,14 +189,14 @@ def _signatures(model: tf.keras.Model, tf_transform_output: tft.TFTransformOutpu
 
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
     """Trainer entry point: train with the tuned hyperparameters and export."""
-    tf.keras.utils.set_random_seed(_custom(fn_args, "seed", 42))
+    tf.keras.utils.set_random_seed(_custom(fn_args, "seed"))
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
     hparams = HParams.from_values(
         keras_tuner.HyperParameters.from_config(fn_args.hyperparameters).values
         if fn_args.hyperparameters
         else None
     )
-    batch_size = _custom(fn_args, "batch_size", 32)
+    batch_size = _custom(fn_args, "batch_size")
     model = build_keras_model(hparams, tf_transform_output)
     model.fit(
         _dataset(fn_args, fn_args.train_files, tf_transform_output, batch_size),

@@ -51,6 +51,17 @@ def _check_data_root(data_root: Path, spans: SpanSelection) -> None:
         )
 
 
+def _output_option(help_text: str):
+    return click.option(
+        "--output",
+        "output_dir",
+        type=click.Path(path_type=Path),
+        default=DEFAULT_OUTPUT,
+        show_default=True,
+        help=help_text,
+    )
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 def main() -> None:
     """Palmer penguins TFX pipeline: validated, tuned, evaluated, infra-validated, pushed."""
@@ -66,14 +77,7 @@ def main() -> None:
     show_default="data/penguins",
     help="Folder of span-N/ folders, each holding CSV files.",
 )
-@click.option(
-    "--output",
-    "output_dir",
-    type=click.Path(path_type=Path),
-    default=DEFAULT_OUTPUT,
-    show_default=True,
-    help="Where MLMD, artifacts, pushed models and logs go.",
-)
+@_output_option("Where MLMD, artifacts, pushed models and logs go.")
 @click.option(
     "--schema",
     "schema_path",
@@ -135,7 +139,7 @@ def run(
     try:
         spans = SpanSelection.parse(span)
     except ValueError as e:
-        raise click.BadParameter(str(e).split(": ", 1)[1], param_hint="--span") from None
+        raise click.BadParameter(str(e), param_hint="--span") from None
     _check_data_root(data_root, spans)
     if not schema_path.is_file():
         raise click.BadParameter(f"{schema_path}: no such schema file", param_hint="--schema")
@@ -161,7 +165,7 @@ def run(
             on_start=summary.start_printer(console),
             on_end=lambda node: click.echo(summary.node_line(node), file=console),
         )
-    except ValueError as e:
+    except runner.UnknownComponent as e:
         _fail(str(e), code=2)
     except runner.PipelineFailed as e:
         log = f" (full log: {e.log_path})" if e.log_path else ""
@@ -200,14 +204,7 @@ def schema() -> None:
 
 
 @schema.command("diff")
-@click.option(
-    "--output",
-    "output_dir",
-    type=click.Path(path_type=Path),
-    default=DEFAULT_OUTPUT,
-    show_default=True,
-    help="Output folder of a previous run (its MLMD is read).",
-)
+@_output_option("Output folder of a previous run (its MLMD is read).")
 @click.option(
     "--inferred",
     type=click.Path(path_type=Path, dir_okay=False),

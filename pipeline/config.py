@@ -22,7 +22,7 @@ class SpanSelection:
         if text in (None, "", "latest"):
             return cls()
         if not text.isdigit() or int(text) < 1:
-            raise ValueError(f"--span: expected 'latest' or a span number >= 1, got {text!r}")
+            raise ValueError(f"expected 'latest' or a span number >= 1, got {text!r}")
         return cls(int(text))
 
     def __str__(self) -> str:

@@ -28,11 +28,6 @@ class NodeExecution:
             _STATE.CANCELED: "canceled",
         }.get(self.execution.last_known_state, "running")
 
-    @property
-    def seconds(self) -> float:
-        e = self.execution
-        return max(0.0, (e.last_update_time_since_epoch - e.create_time_since_epoch) / 1000)
-
 
 def latest_run_context(store: metadata_store.MetadataStore, pipeline_name: str):
     """The newest pipeline_run context of `pipeline_name`, or None."""

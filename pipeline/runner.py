@@ -25,6 +25,10 @@ from pipeline.config import PipelineConfig
 from pipeline.pipeline import create_pipeline, sqlite_connection
 
 
+class UnknownComponent(ValueError):
+    """--from/--to named a component the pipeline does not have."""
+
+
 class PipelineFailed(RuntimeError):
     """A component failed; `node_id` says which, the message says why in one line."""
 
@@ -37,7 +41,7 @@ class PipelineFailed(RuntimeError):
 @dataclasses.dataclass
 class NodeReport:
     node_id: str
-    state: str  # ran | cached | failed | skipped | not run
+    state: str  # ran | cached | failed | skipped
     seconds: float
 
 
@@ -60,19 +64,26 @@ class ObservedLocalDagRunner(LocalDagRunner):
     """TFX's LocalDagRunner, component by component, telling an observer about each one.
 
     The loop mirrors LocalDagRunner.run_with_ir (tfx 1.16): same launcher, same MLMD
-    records, same partial-run marking; it adds the start/end callbacks and remembers
-    which component was running when one failed.
+    records, same partial-run marking. It adds the callbacks: `on_end` gets the id of
+    the execution the launcher recorded (None when the node was skipped). It keeps the
+    run id, and which component was running, since when, when one failed.
     """
 
-    def __init__(self, on_start: Callable[[str], None], on_end: Callable[[str, float], None]):
+    def __init__(
+        self,
+        on_start: Callable[[str], None],
+        on_end: Callable[[str, int | None, float], None],
+    ):
         super().__init__()
         self._on_start, self._on_end = on_start, on_end
+        self.run_id = ""
         self.current: str | None = None
+        self.current_since = 0.0
 
     def run_with_ir(self, pipeline: pipeline_pb2.Pipeline, run_options=None) -> None:
+        self.run_id = datetime.datetime.now().isoformat()
         runtime_parameter_utils.substitute_runtime_parameter(
-            pipeline,
-            {constants.PIPELINE_RUN_ID_PARAMETER_NAME: datetime.datetime.now().isoformat()},
+            pipeline, {constants.PIPELINE_RUN_ID_PARAMETER_NAME: self.run_id}
         )
         deployment_config = runner_utils.extract_local_deployment_config(pipeline)
         connection_config = getattr(
@@ -91,13 +102,12 @@ class ObservedLocalDagRunner(LocalDagRunner):
             node_id = pipeline_node.node_info.id
             if pipeline_node.execution_options.HasField("skip"):
                 continue
-            self.current = node_id
+            self.current, self.current_since = node_id, time.monotonic()
             self._on_start(node_id)
-            started = time.monotonic()
             if pipeline_node.execution_options.run.perform_snapshot:
                 with metadata.Metadata(connection_config) as handle:
                     partial_run_utils.snapshot(handle, pipeline)
-            launcher.Launcher(
+            execution_info = launcher.Launcher(
                 pipeline_node=pipeline_node,
                 mlmd_connection=metadata.Metadata(connection_config),
                 pipeline_info=pipeline.pipeline_info,
@@ -108,7 +118,8 @@ class ObservedLocalDagRunner(LocalDagRunner):
                 ),
             ).launch()
             self.current = None
-            self._on_end(node_id, time.monotonic() - started)
+            execution_id = execution_info.execution_id if execution_info else None
+            self._on_end(node_id, execution_id, time.monotonic() - self.current_since)
 
 
 @contextlib.contextmanager
@@ -155,7 +166,9 @@ def run(
     node_ids = [c.id for c in pipeline.components]
     for node_id in (*from_nodes, *to_nodes):
         if node_id not in node_ids:
-            raise ValueError(f"unknown component {node_id!r}; components: {', '.join(node_ids)}")
+            raise UnknownComponent(
+                f"unknown component {node_id!r}; components: {', '.join(node_ids)}"
+            )
     run_options = None
     if from_nodes or to_nodes:
         run_options = tfx.orchestration.RunOptions(
@@ -167,12 +180,12 @@ def run(
     store = metadata.Metadata(connection_config)
     reports: list[NodeReport] = []
 
-    def finished(node_id: str, seconds: float) -> None:
-        with store as m:
-            run_context = mlmd.latest_run_context(m.store, config.pipeline_name)
-            executions = mlmd.node_executions(m.store, run_context.id) if run_context else {}
-        execution = executions.get(node_id)
-        state = execution.state if execution else "skipped"
+    def finished(node_id: str, execution_id: int | None, seconds: float) -> None:
+        state = "skipped"
+        if execution_id is not None:
+            with store as m:
+                (execution,) = m.store.get_executions_by_id([execution_id])
+            state = mlmd.NodeExecution(node_id, execution).state
         reports.append(NodeReport(node_id, state, seconds))
         on_end(reports[-1])
 
@@ -184,11 +197,12 @@ def run(
         except Exception as e:
             node_id = dag_runner.current
             if node_id:
-                reports.append(NodeReport(node_id, "failed", 0.0))
+                seconds = time.monotonic() - dag_runner.current_since
+                reports.append(NodeReport(node_id, "failed", seconds))
                 on_end(reports[-1])
             raise PipelineFailed(node_id, _one_line(e), log_path) from e
         with store as m:  # TFMA's loader warns on the way: keep that in the log too
-            report = summarize(m.store, config)
+            report = summarize(m.store, config, dag_runner.run_id)
     report.nodes = reports
     report.seconds = time.monotonic() - started
     report.paths["log"] = str(log_path)
@@ -206,9 +220,9 @@ def _one_line(error: BaseException) -> str:
     return f"{type(error).__name__}: {text[:500]}"
 
 
-def summarize(store, config: PipelineConfig) -> RunReport:
-    """What the newest run pushed (or why not), its blessings and key metrics."""
-    run_context = mlmd.latest_run_context(store, config.pipeline_name)
+def summarize(store, config: PipelineConfig, run_id: str) -> RunReport:
+    """What run `run_id` pushed (or why not), its blessings and key metrics."""
+    run_context = store.get_context_by_type_and_name(mlmd.PIPELINE_RUN_CONTEXT, run_id)
     executions = mlmd.node_executions(store, run_context.id) if run_context else {}
 
     def outputs(node_id: str) -> dict:

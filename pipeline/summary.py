@@ -7,8 +7,6 @@ from typing import TextIO
 
 from pipeline.runner import NodeReport, RunReport
 
-_MARKS = {"ran": "ran", "cached": "cached", "failed": "FAILED", "skipped": "skipped"}
-
 
 def start_printer(stream: TextIO) -> Callable[[str], None]:
     """Shows `<node_id> …` while a component runs, on a terminal only."""
@@ -23,7 +21,8 @@ def start_printer(stream: TextIO) -> Callable[[str], None]:
 
 def node_line(node: NodeReport) -> str:
     """A component's progress line (overwrites the `…` line on a terminal)."""
-    return f"\r  {node.node_id:<24} {_MARKS.get(node.state, node.state):<8} {node.seconds:6.1f} s"
+    state = "FAILED" if node.state == "failed" else node.state
+    return f"\r  {node.node_id:<24} {state:<8} {node.seconds:6.1f} s"
 
 
 def _fmt(value) -> str:

@@ -7,7 +7,6 @@ import base64
 import dataclasses
 import json
 import math
-import os
 import queue
 import subprocess
 import sys
@@ -65,14 +64,11 @@ class ModelServerProcess:
         self.calls = 0
 
     def __enter__(self) -> ModelServerProcess:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-        env.update(TF_USE_LEGACY_KERAS="1", TF_CPP_MIN_LOG_LEVEL="2")
         self._process = subprocess.Popen(
             self._command,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env=env,
             cwd="/",
         )
         lines: queue.Queue[str] = queue.Queue()
