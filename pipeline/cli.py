@@ -45,9 +45,11 @@ def _check_data_root(data_root: Path, spans: SpanSelection) -> None:
         raise click.BadParameter(
             f"{data_root}: expected a folder of span-N/ folders", param_hint="--data"
         )
-    if spans.span is not None and f"span-{spans.span}" not in found:
+    missing = [str(n) for n in spans.spans() if f"span-{n}" not in found]
+    if missing:
         raise click.BadParameter(
-            f"span {spans.span} not in {data_root} (found: {', '.join(found)})", param_hint="--span"
+            f"span {', '.join(missing)} not in {data_root} (found: {', '.join(found)})",
+            param_hint="--span",
         )
 
 
@@ -86,7 +88,12 @@ def main() -> None:
     show_default="schemas/penguins/schema.pbtxt",
     help="Curated schema to validate against.",
 )
-@click.option("--span", default="latest", show_default=True, help="Span to ingest: 'latest' or N.")
+@click.option(
+    "--span",
+    default="latest",
+    show_default=True,
+    help="Spans to train on: 'latest', N, or a range A-B (each span ingested and validated).",
+)
 @click.option(
     "--from",
     "from_nodes",

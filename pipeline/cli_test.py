@@ -31,7 +31,20 @@ def test_unknown_span_is_refused(tmp_path):
 def test_bad_span_text_is_refused(tmp_path):
     result = _run("run", "--span", "two", "--output", str(tmp_path / "out"))
     assert result.exit_code == 2
-    assert "'latest' or a span number" in result.output
+    assert "'latest', a span number" in result.output
+
+
+def test_reversed_span_range_is_refused(tmp_path):
+    result = _run("run", "--span", "3-1", "--output", str(tmp_path / "out"))
+    assert result.exit_code == 2
+    assert "range A-B with A <= B" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_span_range_with_a_missing_span_is_refused(tmp_path):
+    result = _run("run", "--span", "2-5", "--output", str(tmp_path / "out"))
+    assert result.exit_code == 2
+    assert "span 4, 5 not in" in result.output
 
 
 def test_missing_schema_is_refused(tmp_path):

@@ -13,20 +13,40 @@ DEFAULT_OUTPUT = Path("outputs")
 
 @dataclasses.dataclass(frozen=True)
 class SpanSelection:
-    """Which spans ExampleGen reads: the latest (default) or a fixed one."""
+    """Which spans a run trains on: the latest (default), one span N, or a range A-B.
 
-    span: int | None = None
+    ExampleGen ingests one span per execution, so a range is ingested span by span
+    (each one validated) and a resolver hands every span of the range to Transform.
+    """
+
+    first: int | None = None
+    last: int | None = None
 
     @classmethod
     def parse(cls, text: str | None) -> SpanSelection:
         if text in (None, "", "latest"):
             return cls()
-        if not text.isdigit() or int(text) < 1:
-            raise ValueError(f"expected 'latest' or a span number >= 1, got {text!r}")
-        return cls(int(text))
+        first, sep, last = text.partition("-")
+        if not sep:
+            last = first
+        if not (first.isdigit() and last.isdigit()) or not 1 <= int(first) <= int(last):
+            raise ValueError(
+                f"expected 'latest', a span number N >= 1 or a range A-B with A <= B, got {text!r}"
+            )
+        return cls(int(first), int(last))
+
+    @property
+    def is_range(self) -> bool:
+        return self.first != self.last
+
+    def spans(self) -> list[int]:
+        """The span numbers selected, empty for 'latest'."""
+        return [] if self.last is None else list(range(self.first, self.last + 1))
 
     def __str__(self) -> str:
-        return "latest" if self.span is None else str(self.span)
+        if self.last is None:
+            return "latest"
+        return f"{self.first}-{self.last}" if self.is_range else str(self.last)
 
 
 @dataclasses.dataclass(frozen=True)

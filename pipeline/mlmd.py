@@ -61,21 +61,34 @@ def node_executions(
     return result
 
 
-def output_artifacts(
-    store: metadata_store.MetadataStore, execution_id: int
+_OUTPUT_EVENTS = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
+_INPUT_EVENTS = (metadata_store_pb2.Event.INPUT, metadata_store_pb2.Event.DECLARED_INPUT)
+
+
+def _artifacts_by_key(
+    store: metadata_store.MetadataStore, execution_id: int, event_types
 ) -> dict[str, list[metadata_store_pb2.Artifact]]:
-    """Output artifacts of an execution, by output key."""
-    events = [
-        e
-        for e in store.get_events_by_execution_ids([execution_id])
-        if e.type in (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
-    ]
+    events = [e for e in store.get_events_by_execution_ids([execution_id]) if e.type in event_types]
     artifacts = {a.id: a for a in store.get_artifacts_by_id([e.artifact_id for e in events])}
     result: dict[str, list] = {}
     for event in events:
         key = event.path.steps[0].key if event.path.steps else ""
         result.setdefault(key, []).append(artifacts[event.artifact_id])
     return result
+
+
+def output_artifacts(
+    store: metadata_store.MetadataStore, execution_id: int
+) -> dict[str, list[metadata_store_pb2.Artifact]]:
+    """Output artifacts of an execution, by output key."""
+    return _artifacts_by_key(store, execution_id, _OUTPUT_EVENTS)
+
+
+def input_artifacts(
+    store: metadata_store.MetadataStore, execution_id: int
+) -> dict[str, list[metadata_store_pb2.Artifact]]:
+    """Input artifacts of an execution, by input key."""
+    return _artifacts_by_key(store, execution_id, _INPUT_EVENTS)
 
 
 def custom(artifact: metadata_store_pb2.Artifact, key: str, default=None):

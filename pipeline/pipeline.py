@@ -2,6 +2,7 @@
 
 CsvExampleGen → StatisticsGen → SchemaGen (inferred, for comparison)
                               → ImportSchemaGen (curated) → ExampleValidator → DataGate
+[→ span_range: every span of a range A-B, when one is asked for]
 → Transform → Tuner → Trainer → Evaluator (vs. latest blessed) → InfraValidator
 → Pusher (only when both blessings hold)
 """
@@ -17,6 +18,7 @@ from tfx.orchestration import metadata
 from components.data_gate import DataGate
 from components.infra_validator.component import InfraValidator
 from components.pusher.component import Pusher
+from components.span_range import SpanRangeStrategy
 from components.transform_cache import ReusableTransformCacheStrategy
 from models import features
 from pipeline.config import PipelineConfig
@@ -28,9 +30,10 @@ RUN_FN = "models.model.run_fn"
 
 
 def _example_gen(config: PipelineConfig) -> tfx.components.CsvExampleGen:
+    """Ingests the latest span, or the last span of the selection (one span per execution)."""
     range_config = None
-    if config.spans.span is not None:
-        span = config.spans.span
+    if config.spans.last is not None:
+        span = config.spans.last
         range_config = tfx.proto.RangeConfig(
             static_range=tfx.proto.StaticRange(start_span_number=span, end_span_number=span)
         )
@@ -108,13 +111,28 @@ def create_pipeline(
     )
     schema = curated_schema.outputs["schema"]
 
+    # Training data: the span just ingested and validated, or every span of the range
+    # (the runner ingests and validates the earlier ones first).
+    span_range = None
+    training_examples = examples
+    if config.spans.is_range:
+        span_range = tfx.dsl.Resolver(
+            strategy_class=SpanRangeStrategy,
+            config={"first": config.spans.first, "last": config.spans.last},
+            examples=tfx.dsl.Channel(
+                type=tfx.types.standard_artifacts.Examples, producer_component_id=example_gen.id
+            ),
+        ).with_id("span_range")
+        span_range.add_upstream_node(data_gate)
+        training_examples = span_range.outputs["examples"]
+
     transform_cache = tfx.dsl.Resolver(
         strategy_class=ReusableTransformCacheStrategy,
-        examples=examples,
+        examples=training_examples,
         cache=tfx.dsl.Channel(type=tfx.types.standard_artifacts.TransformCache),
     ).with_id("transform_cache")
     transform = tfx.components.Transform(
-        examples=examples,
+        examples=training_examples,
         schema=schema,
         preprocessing_fn=PREPROCESSING_FN,
         analyzer_cache=transform_cache.outputs["cache"],
@@ -151,7 +169,7 @@ def create_pipeline(
         model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
     ).with_id("latest_blessed_model")
     evaluator = tfx.components.Evaluator(
-        examples=examples,
+        examples=training_examples,
         model=model,
         baseline_model=baseline.outputs["model"],
         eval_config=_eval_config(config),
@@ -191,6 +209,7 @@ def create_pipeline(
             curated_schema,
             example_validator,
             data_gate,
+            *([span_range] if span_range else []),
             transform_cache,
             transform,
             tuner,

@@ -11,9 +11,9 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from tfx import v1 as tfx
 from tfx.dsl.compiler import constants
 from tfx.orchestration import metadata
+from tfx.orchestration import pipeline as tfx_pipeline
 from tfx.orchestration.local import runner_utils
 from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 from tfx.orchestration.portable import launcher, partial_run_utils, runtime_parameter_utils
@@ -21,7 +21,7 @@ from tfx.proto.orchestration import pipeline_pb2
 
 from components.data_gate import DataAnomaliesError
 from pipeline import mlmd
-from pipeline.config import PipelineConfig
+from pipeline.config import PipelineConfig, SpanSelection
 from pipeline.pipeline import create_pipeline, sqlite_connection
 
 
@@ -43,12 +43,18 @@ class NodeReport:
     node_id: str
     state: str  # ran | cached | failed | skipped
     seconds: float
+    span: int | None = None  # set in the ingest passes of a span range
+
+    @property
+    def label(self) -> str:
+        return self.node_id if self.span is None else f"{self.node_id} [span {self.span}]"
 
 
 @dataclasses.dataclass
 class RunReport:
     run_id: str
     nodes: list[NodeReport]
+    spans: list[int]  # the spans Transform and Trainer used
     pushed: bool
     push: dict
     blessings: dict
@@ -147,38 +153,95 @@ def _output_to_file(log_path: Path) -> Iterator[None]:
                 lg.setLevel(level)
 
 
+@dataclasses.dataclass(frozen=True)
+class _Pass:
+    """One LocalDagRunner run: the ingest of an earlier span of a range, or the main run."""
+
+    config: PipelineConfig
+    from_nodes: tuple[str, ...] = ()
+    to_nodes: tuple[str, ...] = ()
+    span: int | None = None
+
+    def run_options(self):
+        if not (self.from_nodes or self.to_nodes):
+            return None
+        return tfx_pipeline.RunOptions(
+            from_nodes=list(self.from_nodes) or None, to_nodes=list(self.to_nodes) or None
+        )
+
+
+INGEST_UNTIL = "DataGate"
+
+
+def _passes(
+    config: PipelineConfig, from_nodes: tuple[str, ...], to_nodes: tuple[str, ...]
+) -> list[_Pass]:
+    """A span range A-B first ingests and validates spans A..B-1, one pass each (ExampleGen
+    reads one span per execution; a span seen before is a cache hit), then runs the
+    pipeline on span B with every span of the range as training data. A run that starts
+    part-way (--from) relies on the spans being ingested already."""
+    ingest = []
+    if config.spans.is_range and not from_nodes:
+        ingest = [
+            _Pass(
+                dataclasses.replace(config, spans=SpanSelection(span, span)),
+                to_nodes=(INGEST_UNTIL,),
+                span=span,
+            )
+            for span in config.spans.spans()[:-1]
+        ]
+    return [*ingest, _Pass(config, from_nodes, to_nodes)]
+
+
 def run(
     config: PipelineConfig,
     *,
     from_nodes: tuple[str, ...] = (),
     to_nodes: tuple[str, ...] = (),
-    on_start: Callable[[str], None] = lambda node_id: None,
+    on_start: Callable[[str], None] = lambda label: None,
     on_end: Callable[[NodeReport], None] = lambda report: None,
     connection_config=None,
 ) -> RunReport:
-    """Runs the pipeline for `config` and returns what happened.
+    """Runs the pipeline for `config` and returns what happened. `on_start` gets the
+    label of each component as it starts, `on_end` its report when it ends.
 
     Raises PipelineFailed with a one-line reason when a component fails.
     """
     config = config.resolved()
     connection_config = connection_config or sqlite_connection(config)
-    pipeline = create_pipeline(config, connection_config)
-    node_ids = [c.id for c in pipeline.components]
+    node_ids = [c.id for c in create_pipeline(config, connection_config).components]
     for node_id in (*from_nodes, *to_nodes):
         if node_id not in node_ids:
             raise UnknownComponent(
                 f"unknown component {node_id!r}; components: {', '.join(node_ids)}"
             )
-    run_options = None
-    if from_nodes or to_nodes:
-        run_options = tfx.orchestration.RunOptions(
-            from_nodes=list(from_nodes) or None, to_nodes=list(to_nodes) or None
-        )
 
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     log_path = config.output_dir / "logs" / f"run-{stamp}.log"
     store = metadata.Metadata(connection_config)
     reports: list[NodeReport] = []
+    started = time.monotonic()
+    with _output_to_file(log_path):
+        for one_pass in _passes(config, from_nodes, to_nodes):
+            run_id = _execute(one_pass, connection_config, reports, on_start, on_end, log_path)
+        with store as m:  # TFMA's loader warns on the way: keep that in the log too
+            report = summarize(m.store, config, run_id)
+    report.nodes = reports
+    report.seconds = time.monotonic() - started
+    report.paths["log"] = str(log_path)
+    return report
+
+
+def _execute(
+    one_pass: _Pass,
+    connection_config,
+    reports: list[NodeReport],
+    on_start: Callable[[str], None],
+    on_end: Callable[[NodeReport], None],
+    log_path: Path,
+) -> str:
+    """Runs one pass, appending a report per component; returns the pass's run id."""
+    store = metadata.Metadata(connection_config)
 
     def finished(node_id: str, execution_id: int | None, seconds: float) -> None:
         state = "skipped"
@@ -186,27 +249,27 @@ def run(
             with store as m:
                 (execution,) = m.store.get_executions_by_id([execution_id])
             state = mlmd.NodeExecution(node_id, execution).state
-        reports.append(NodeReport(node_id, state, seconds))
+        reports.append(NodeReport(node_id, state, seconds, one_pass.span))
         on_end(reports[-1])
 
-    dag_runner = ObservedLocalDagRunner(on_start, finished)
-    started = time.monotonic()
-    with _output_to_file(log_path):
-        try:
-            dag_runner.run(pipeline, run_options=run_options)
-        except Exception as e:
-            node_id = dag_runner.current
-            if node_id:
-                seconds = time.monotonic() - dag_runner.current_since
-                reports.append(NodeReport(node_id, "failed", seconds))
-                on_end(reports[-1])
-            raise PipelineFailed(node_id, _one_line(e), log_path) from e
-        with store as m:  # TFMA's loader warns on the way: keep that in the log too
-            report = summarize(m.store, config, dag_runner.run_id)
-    report.nodes = reports
-    report.seconds = time.monotonic() - started
-    report.paths["log"] = str(log_path)
-    return report
+    dag_runner = ObservedLocalDagRunner(
+        lambda node_id: on_start(NodeReport(node_id, "running", 0.0, one_pass.span).label),
+        finished,
+    )
+    try:
+        dag_runner.run(
+            create_pipeline(one_pass.config, connection_config),
+            run_options=one_pass.run_options(),
+        )
+    except Exception as e:
+        node_id = dag_runner.current
+        if node_id:
+            seconds = time.monotonic() - dag_runner.current_since
+            reports.append(NodeReport(node_id, "failed", seconds, one_pass.span))
+            on_end(reports[-1])
+        where = f" (span {one_pass.span})" if one_pass.span is not None else ""
+        raise PipelineFailed(node_id, _one_line(e) + where, log_path) from e
+    return dag_runner.run_id
 
 
 def _one_line(error: BaseException) -> str:
@@ -258,6 +321,16 @@ def summarize(store, config: PipelineConfig, run_id: str) -> RunReport:
         why = [f"{k} blessing withheld" for k, v in blessings.items() if not v["blessed"]]
         push = {"pushed": False, "reason": "; ".join(why) or "Pusher did not run"}
 
+    transform = executions.get("Transform")
+    spans = sorted(
+        mlmd.custom(examples, "span")
+        for examples in (
+            mlmd.input_artifacts(store, transform.execution.id).get("examples", [])
+            if transform
+            else []
+        )
+    )
+
     metrics = {}
     evaluation = outputs("Evaluator").get("evaluation", [None])[0]
     if evaluation is not None:
@@ -266,6 +339,7 @@ def summarize(store, config: PipelineConfig, run_id: str) -> RunReport:
     return RunReport(
         run_id=run_context.name if run_context else "",
         nodes=[],
+        spans=spans,
         pushed=push["pushed"],
         push=push,
         blessings=blessings,

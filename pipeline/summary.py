@@ -7,13 +7,15 @@ from typing import TextIO
 
 from pipeline.runner import NodeReport, RunReport
 
+WIDTH = 28  # fits "ExampleValidator [span 12]"
+
 
 def start_printer(stream: TextIO) -> Callable[[str], None]:
-    """Shows `<node_id> …` while a component runs, on a terminal only."""
+    """Shows `<component> …` while a component runs, on a terminal only."""
 
-    def show(node_id: str) -> None:
+    def show(label: str) -> None:
         if stream.isatty():
-            stream.write(f"  {node_id:<24} …")
+            stream.write(f"  {label:<{WIDTH}} …")
             stream.flush()
 
     return show
@@ -22,7 +24,7 @@ def start_printer(stream: TextIO) -> Callable[[str], None]:
 def node_line(node: NodeReport) -> str:
     """A component's progress line (overwrites the `…` line on a terminal)."""
     state = "FAILED" if node.state == "failed" else node.state
-    return f"\r  {node.node_id:<24} {state:<8} {node.seconds:6.1f} s"
+    return f"\r  {node.label:<{WIDTH}} {state:<8} {node.seconds:6.1f} s"
 
 
 def _fmt(value) -> str:
@@ -36,6 +38,8 @@ def render(report: RunReport) -> str:
         "",
         f"Run {report.run_id} completed in {report.seconds:.1f} s ({ran} ran, {cached} cached).",
     ]
+    if report.spans:
+        lines.append(f"Trained on span(s) {', '.join(map(str, report.spans))}.")
     push = report.push
     if push.get("pushed"):
         lines.append(f"Pushed: version {push['version']} → {push['path']}")

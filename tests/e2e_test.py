@@ -6,6 +6,7 @@ anomalies stop before training while the pushed model stays untouched.
 """
 
 import csv
+import dataclasses
 import shutil
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from tfx.orchestration import metadata
 from components.pusher import pushing
 from models import features
 from pipeline import mlmd, runner
-from pipeline.config import DEFAULT_DATA_ROOT, PipelineConfig, TrainingConfig
+from pipeline.config import DEFAULT_DATA_ROOT, PipelineConfig, SpanSelection, TrainingConfig
 
 pytestmark = pytest.mark.e2e
 
@@ -117,6 +118,13 @@ def test_identical_rerun_is_cached_and_pushes_nothing(workspace, first_run, seco
     assert pushing.versions(workspace.resolved().serving_dir) == [1]
 
 
+def test_partial_run_runs_only_the_components_asked_for(workspace, second_run):
+    partial = runner.run(workspace, from_nodes=("InfraValidator",))
+    assert [n.node_id for n in partial.nodes] == ["InfraValidator", "Pusher"]
+    assert not partial.pushed
+    assert pushing.versions(workspace.resolved().serving_dir) == [1]
+
+
 def _write_span(data_root: Path, span: int, mutate) -> None:
     source = data_root / "span-3" / "penguins.csv"
     rows = list(csv.DictReader(source.open()))
@@ -165,3 +173,35 @@ def test_anomalous_span_stops_before_transform_and_keeps_the_pushed_model(
     assert not {"Transform", "Tuner", "Trainer", "Pusher"} & ran.keys()
     assert pushing.versions(serving) == [1]
     assert pushing.fingerprint(serving / "1") == before
+
+
+def test_span_range_ingests_validates_and_trains_on_every_span(workspace, first_run, second_run):
+    config = dataclasses.replace(workspace, spans=SpanSelection.parse("1-3"))
+    report = runner.run(config)
+
+    ingested = {(n.node_id, n.span): n.state for n in report.nodes if n.span is not None}
+    assert ingested[("DataGate", 1)] == ingested[("DataGate", 2)] == "ran"
+    assert report.spans == [1, 2, 3]
+    store = _store(workspace)
+    run = mlmd.latest_run_context(store, workspace.pipeline_name)
+    transform = mlmd.node_executions(store, run.id)["Transform"]
+    assert transform.state == "ran"
+    examples = mlmd.input_artifacts(store, transform.execution.id)["examples"]
+    assert sorted(mlmd.custom(e, "span") for e in examples) == [1, 2, 3]
+    # Evaluated on the eval split of all three spans, not span 3's alone.
+    span_3_only = first_run.metrics["overall"]["example_count"]
+    assert report.metrics["overall"]["example_count"] > 2 * span_3_only
+
+
+def test_span_range_with_an_anomalous_earlier_span_stops_at_its_data_gate(workspace, second_run):
+    config = dataclasses.replace(workspace, spans=SpanSelection.parse("4-5"))
+    serving = workspace.resolved().serving_dir
+    versions_before = pushing.versions(serving)
+
+    with pytest.raises(runner.PipelineFailed) as failure:
+        runner.run(config)
+
+    assert failure.value.node_id == "DataGate"
+    assert str(failure.value).startswith("data validation failed for span 4")
+    assert str(failure.value).endswith("(span 4)")
+    assert pushing.versions(serving) == versions_before
