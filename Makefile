@@ -16,7 +16,7 @@ export TF_USE_LEGACY_KERAS := 1
 export TF_CPP_MIN_LOG_LEVEL := 3
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help venv run test test-fast lint lock data clean
+.PHONY: help venv run test test-fast kfp-check kfp-compile lint lock data clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -34,9 +34,18 @@ venv: $(VENV)/.installed  ## Create or update the environment from the lock file
 run: venv  ## Run the whole pipeline on the bundled data (outputs/)
 	$(VENV)/bin/penguins run
 
-test: venv  ## Lint, then run every test (unit and end to end)
+test: venv  ## Lint, then run every test (unit, end to end, and the Kubeflow spec locally)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest
+	$(MAKE) --no-print-directory kfp-check
+
+kfp-check: venv  ## Compile for Kubeflow and run the whole spec with the local KFP v2 conformance runner
+	rm -rf outputs/kfp-check
+	$(PY) tests/kfp_conformance.py --workdir outputs/kfp-check
+
+kfp-compile: venv  ## Compile kubeflow/pipeline.yaml (IMAGE=..., PIPELINE_ROOT=...)
+	$(VENV)/bin/penguins kubeflow compile --image $(or $(IMAGE),penguins:latest) \
+	  --pipeline-root $(or $(PIPELINE_ROOT),minio://mlpipeline/penguins)
 
 test-fast: venv  ## Run the unit tests only
 	$(VENV)/bin/pytest -m "not e2e"

@@ -184,6 +184,125 @@ def run(
 
 
 @main.group()
+def kubeflow() -> None:
+    """Compile the pipeline for Kubeflow Pipelines v2 and deploy it."""
+
+
+@kubeflow.command("compile")
+@click.option("--image", required=True, help="Container image every task runs (see Dockerfile).")
+@click.option(
+    "--pipeline-root",
+    required=True,
+    help="Where artifacts go: minio://BUCKET/PATH, gs://BUCKET/PATH or a mounted volume path.",
+)
+@click.option(
+    "--data",
+    "data_root",
+    default=None,
+    help="Folder of span-N/ folders as the tasks see it.  [default: the copy in the image]",
+)
+@click.option("--schema", "schema_file", default=None, help="Curated schema as the tasks see it.")
+@click.option(
+    "--serving-pvc",
+    default="penguins-serving",
+    show_default=True,
+    help="PersistentVolumeClaim the Pusher writes pushed models to.",
+)
+@click.option("--serving-mount", default="/mnt/serving", show_default=True)
+@click.option("--span", default="latest", show_default=True, help="'latest' or a span number N.")
+@click.option("--beam-arg", "beam_args", multiple=True, metavar="ARG", help="Repeatable.")
+@click.option(
+    "--output",
+    "spec_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Spec file to write.  [default: kubeflow/pipeline.yaml]",
+)
+def kubeflow_compile(
+    image,
+    pipeline_root,
+    data_root,
+    schema_file,
+    serving_pvc,
+    serving_mount,
+    span,
+    beam_args,
+    spec_path,
+) -> None:
+    """Compile the same pipeline with KubeflowV2DagRunner into a KFP v2 spec YAML."""
+    from pipeline.kubeflow import compile as kfp_compile
+
+    try:
+        spans = SpanSelection.parse(span)
+        if spans.is_range:
+            raise ValueError(f"span range {spans} runs locally only; choose 'latest' or one span")
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--span") from None
+    settings = kfp_compile.KubeflowSettings(
+        image=image,
+        pipeline_root=pipeline_root,
+        data_root=data_root or kfp_compile.IMAGE_DATA_ROOT,
+        schema_file=schema_file or kfp_compile.IMAGE_SCHEMA_FILE,
+        serving_pvc=serving_pvc,
+        serving_mount=serving_mount,
+    )
+    config = PipelineConfig(spans=spans, beam_args=tuple(beam_args))
+    spec_path = spec_path or kfp_compile.DEFAULT_SPEC_PATH
+    documents = kfp_compile.compile_spec(config, settings)
+    kfp_compile.write(documents, spec_path)
+    tasks = documents[0]["root"]["dag"]["tasks"]
+    click.echo(f"wrote {spec_path}: {len(tasks)} tasks, image {image}, root {pipeline_root}")
+
+
+@kubeflow.command("deploy")
+@click.option("--host", required=True, help="KFP API endpoint, e.g. http://localhost:8080.")
+@click.option(
+    "--spec",
+    "spec_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Compiled spec.  [default: kubeflow/pipeline.yaml]",
+)
+@click.option("--pipeline-name", default="penguins", show_default=True)
+@click.option("--experiment", default="penguins", show_default=True)
+@click.option("--run-name", default=None, help="[default: pipeline name and time]")
+@click.option("--namespace", default=None, help="Kubeflow profile namespace (multi-user KFP).")
+@click.option(
+    "--token-file",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    default=None,
+    help="File holding a bearer token.  [default: $KFP_TOKEN, else the kfp client's own]",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def kubeflow_deploy(
+    host, spec_path, pipeline_name, experiment, run_name, namespace, token_file, as_json
+) -> None:
+    """Upload the spec (a new version when the pipeline exists) and start a run."""
+    from pipeline.kubeflow import compile as kfp_compile
+    from pipeline.kubeflow import deploy as kfp_deploy
+
+    token = token_file.read_text().strip() if token_file else os.environ.get("KFP_TOKEN")
+    try:
+        result = kfp_deploy.deploy(
+            spec_path or kfp_compile.DEFAULT_SPEC_PATH,
+            host=host,
+            pipeline_name=pipeline_name,
+            experiment=experiment,
+            run_name=run_name,
+            namespace=namespace,
+            token=token or None,
+        )
+    except kfp_deploy.DeployError as e:
+        _fail(str(e))
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2))
+    else:
+        action = "created pipeline" if result.created_pipeline else "new version of"
+        click.echo(f"{action} {pipeline_name} ({result.version_name}); run {result.run_id}")
+        click.echo(f"open {result.run_url}")
+
+
+@main.group()
 def data() -> None:
     """Manage the bundled penguin data."""
 

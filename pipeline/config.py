@@ -62,6 +62,16 @@ class TrainingConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class Locations:
+    """Where the pipeline's executors read and write: paths, or URIs (gs://, minio://, s3://)."""
+
+    data_root: str
+    schema_file: str
+    pipeline_root: str
+    serving_dir: str
+
+
+@dataclasses.dataclass(frozen=True)
 class PipelineConfig:
     pipeline_name: str = "penguins"
     model_name: str = "penguins"
@@ -74,6 +84,8 @@ class PipelineConfig:
     accuracy_threshold: float = 0.9
     max_accuracy_drop: float = 0.0
     beam_args: tuple[str, ...] = ()
+    # Set when the executors run elsewhere (Kubeflow); None means the local folders below.
+    remote: Locations | None = None
 
     @property
     def pipeline_root(self) -> Path:
@@ -86,6 +98,16 @@ class PipelineConfig:
     @property
     def serving_dir(self) -> Path:
         return self.output_dir / "serving" / self.model_name
+
+    def locations(self) -> Locations:
+        if self.remote is not None:
+            return self.remote
+        return Locations(
+            data_root=str(self.data_root.resolve()),
+            schema_file=str(self.schema_path.resolve()),
+            pipeline_root=str(self.pipeline_root.resolve()),
+            serving_dir=str(self.serving_dir.resolve()),
+        )
 
     def resolved(self) -> PipelineConfig:
         """The same config with absolute paths (TFX records URIs; relative ones break)."""

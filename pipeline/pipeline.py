@@ -38,7 +38,7 @@ def _example_gen(config: PipelineConfig) -> tfx.components.CsvExampleGen:
             static_range=tfx.proto.StaticRange(start_span_number=span, end_span_number=span)
         )
     return tfx.components.CsvExampleGen(
-        input_base=str(config.data_root),
+        input_base=config.locations().data_root,
         input_config=tfx.proto.Input(
             splits=[tfx.proto.Input.Split(name="all", pattern=SPAN_PATTERN)]
         ),
@@ -49,7 +49,7 @@ def _example_gen(config: PipelineConfig) -> tfx.components.CsvExampleGen:
 def _validation(config: PipelineConfig, examples) -> list:
     statistics_gen = tfx.components.StatisticsGen(examples=examples)
     inferred_schema = tfx.components.SchemaGen(statistics=statistics_gen.outputs["statistics"])
-    curated_schema = tfx.components.ImportSchemaGen(schema_file=str(config.schema_path))
+    curated_schema = tfx.components.ImportSchemaGen(schema_file=config.locations().schema_file)
     example_validator = tfx.components.ExampleValidator(
         statistics=statistics_gen.outputs["statistics"],
         schema=curated_schema.outputs["schema"],
@@ -102,7 +102,18 @@ def create_pipeline(
     config: PipelineConfig,
     metadata_connection_config: metadata_store_pb2.ConnectionConfig | None = None,
 ) -> tfx.dsl.Pipeline:
-    """The whole pipeline for `config`; `metadata_connection_config` None means KFP's MLMD."""
+    """The whole pipeline for `config`.
+
+    `metadata_connection_config` None means Kubeflow, where KFP records lineage in its own
+    MLMD. Two resolvers are local-only because KubeflowV2DagRunner compiles only the stock
+    latest-artifact and latest-blessed-model strategies: analyzer-cache reuse (a speed-up;
+    on Kubeflow Transform analyses from scratch) and span ranges (refused there).
+    """
+    on_kubeflow = metadata_connection_config is None
+    if on_kubeflow and config.spans.is_range:
+        raise ValueError(
+            f"span range {config.spans} runs locally only: on Kubeflow choose 'latest' or one span"
+        )
     training = config.training
     example_gen = _example_gen(config)
     examples = example_gen.outputs["examples"]
@@ -126,16 +137,18 @@ def create_pipeline(
         span_range.add_upstream_node(data_gate)
         training_examples = span_range.outputs["examples"]
 
-    transform_cache = tfx.dsl.Resolver(
-        strategy_class=ReusableTransformCacheStrategy,
-        examples=training_examples,
-        cache=tfx.dsl.Channel(type=tfx.types.standard_artifacts.TransformCache),
-    ).with_id("transform_cache")
+    transform_cache = None
+    if not on_kubeflow:
+        transform_cache = tfx.dsl.Resolver(
+            strategy_class=ReusableTransformCacheStrategy,
+            examples=training_examples,
+            cache=tfx.dsl.Channel(type=tfx.types.standard_artifacts.TransformCache),
+        ).with_id("transform_cache")
     transform = tfx.components.Transform(
         examples=training_examples,
         schema=schema,
         preprocessing_fn=PREPROCESSING_FN,
-        analyzer_cache=transform_cache.outputs["cache"],
+        analyzer_cache=transform_cache.outputs["cache"] if transform_cache else None,
     )
     # The data gate has no output Transform reads: make the dependency explicit.
     transform.add_upstream_node(data_gate)
@@ -194,14 +207,14 @@ def create_pipeline(
             infra_blessing=infra_blessing,
             push_destination=tfx.proto.PushDestination(
                 filesystem=tfx.proto.PushDestination.Filesystem(
-                    base_directory=str(config.serving_dir)
+                    base_directory=config.locations().serving_dir
                 )
             ),
         )
 
     return tfx.dsl.Pipeline(
         pipeline_name=config.pipeline_name,
-        pipeline_root=str(config.pipeline_root),
+        pipeline_root=config.locations().pipeline_root,
         components=[
             example_gen,
             statistics_gen,
@@ -210,7 +223,7 @@ def create_pipeline(
             example_validator,
             data_gate,
             *([span_range] if span_range else []),
-            transform_cache,
+            *([transform_cache] if transform_cache else []),
             transform,
             tuner,
             trainer,

@@ -1,0 +1,1 @@
+"""Kubeflow Pipelines: compile, deploy, and the TFX runtime fixes for open-source KFP v2."""

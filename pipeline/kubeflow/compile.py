@@ -1,0 +1,212 @@
+"""Compiles `create_pipeline` into a KFP v2 pipeline spec (open-source KFP and Vertex AI).
+
+KubeflowV2DagRunner writes the spec (without the pipeline root, which Vertex AI takes
+from the job: it is added as `defaultPipelineRoot`); four repairs follow, each for a gap:
+- every task runs `pipeline.kubeflow.entrypoint` (TFX's executor entrypoint with the
+  fixes open-source KFP v2 needs) instead of TFX's module;
+- each task is told its declared artifact types and parameter types, which the KFP
+  driver does not always pass on (`--artifact_types`, `--json_serialized_inputs_spec_args`);
+- the Pusher's trigger condition names its inputs by producer (`_Evaluator.blessing`),
+  which the task does not declare: it is rewritten to the task's own input keys;
+- Transform and Trainer get resource requests, and the Pusher mounts the serving volume
+  (a second YAML document: the Kubernetes platform spec KFP reads beside the pipeline).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import tempfile
+from pathlib import Path
+
+import yaml
+
+from pipeline.config import PROJECT_ROOT, Locations, PipelineConfig
+
+DEFAULT_SPEC_PATH = PROJECT_ROOT / "kubeflow" / "pipeline.yaml"
+ENTRYPOINT_MODULE = "pipeline.kubeflow.entrypoint"
+TFX_EXECUTOR_MODULE = "tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor"
+TFX_DRIVER_MODULE = "tfx.orchestration.kubeflow.v2.file_based_example_gen.driver"
+# Inside the image (see the Dockerfile): the bundled data and the curated schema.
+IMAGE_DATA_ROOT = "/app/data/penguins"
+IMAGE_SCHEMA_FILE = "/app/schemas/penguins/schema.pbtxt"
+
+
+@dataclasses.dataclass(frozen=True)
+class KubeflowSettings:
+    image: str
+    pipeline_root: str
+    data_root: str = IMAGE_DATA_ROOT
+    schema_file: str = IMAGE_SCHEMA_FILE
+    # The Pusher renames folders atomically, so it writes to a mounted volume.
+    serving_pvc: str = "penguins-serving"
+    serving_mount: str = "/mnt/serving"
+    # Requests for the heavy tasks: (cpu, memory) in Kubernetes units.
+    resources: tuple[tuple[str, str, str], ...] = (
+        ("Transform", "2", "4Gi"),
+        ("Tuner", "2", "4Gi"),
+        ("Trainer", "2", "4Gi"),
+    )
+
+    def locations(self, model_name: str) -> Locations:
+        return Locations(
+            data_root=self.data_root,
+            schema_file=self.schema_file,
+            pipeline_root=self.pipeline_root,
+            serving_dir=f"{self.serving_mount}/{model_name}",
+        )
+
+
+def compile_spec(config: PipelineConfig, settings: KubeflowSettings) -> list[dict]:
+    """The pipeline spec and its Kubernetes platform spec, as two YAML documents."""
+    from tfx import v1 as tfx
+
+    from pipeline.pipeline import create_pipeline
+
+    remote = dataclasses.replace(config, remote=settings.locations(config.model_name))
+    with tempfile.TemporaryDirectory() as tmp:
+        tfx.orchestration.experimental.KubeflowV2DagRunner(
+            config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(
+                default_image=settings.image
+            ),
+            output_dir=tmp,
+            output_filename="pipeline.yaml",
+        ).run(create_pipeline(remote, metadata_connection_config=None))
+        spec = yaml.safe_load((Path(tmp) / "pipeline.yaml").read_text())
+
+    # KFP reads the pipeline root from the spec (Vertex from the job): set it here.
+    spec["defaultPipelineRoot"] = settings.pipeline_root
+    _use_entrypoint(spec)
+    _fix_condition_keys(spec)
+    _set_resources(spec, settings)
+    return [spec, _platform_spec(settings)]
+
+
+def write(documents: list[dict], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    header = (
+        "# Compiled by `penguins kubeflow compile` from pipeline/pipeline.py: do not edit.\n"
+        "# Document 1: the KFP v2 pipeline spec. Document 2: its Kubernetes platform spec.\n"
+    )
+    body = yaml.safe_dump_all(documents, sort_keys=True, width=100)
+    path.write_text(header + body)
+
+
+def load(path: Path) -> list[dict]:
+    return list(yaml.safe_load_all(path.read_text()))
+
+
+def _executor_components(spec: dict) -> dict[str, dict]:
+    """Executor label → component definition."""
+    return {c["executorLabel"]: c for c in spec["components"].values() if "executorLabel" in c}
+
+
+def _types(definitions: dict) -> dict[str, str]:
+    result = {}
+    for key, artifact in definitions.get("artifacts", {}).items():
+        artifact_type = artifact.get("artifactType", {})
+        title = artifact_type.get("schemaTitle")
+        if not title:
+            title = yaml.safe_load(artifact_type.get("instanceSchema", "{}") or "{}").get("title")
+        result[key] = title
+    return result
+
+
+def _use_entrypoint(spec: dict) -> None:
+    components = _executor_components(spec)
+    for label, executor in spec["deploymentSpec"]["executors"].items():
+        container = executor.get("container")
+        if container is None:
+            continue  # a resolver: KFP runs it
+        component = components[label]
+        inputs, outputs = (
+            component.get("inputDefinitions", {}),
+            component.get("outputDefinitions", {}),
+        )
+        declared = json.dumps(
+            {"inputs": _types(inputs), "outputs": _types(outputs)}, sort_keys=True
+        )
+        extra = [
+            "--artifact_types",
+            declared,
+            "--json_serialized_inputs_spec_args",
+            json.dumps(inputs, sort_keys=True),
+        ]
+        _replace_module(container, TFX_EXECUTOR_MODULE, ["executor"], extra)
+        hook = container.get("lifecycle", {}).get("preCacheCheck")
+        if hook:
+            _replace_module(hook, TFX_DRIVER_MODULE, ["driver"], extra)
+
+
+def _replace_module(container: dict, module: str, mode: list[str], extra: list[str]) -> None:
+    command = container["command"]
+    if command[-1] != module:
+        raise ValueError(f"unexpected command in the compiled spec: {command}")
+    container["command"] = [*command[:-1], ENTRYPOINT_MODULE, *mode]
+    container["args"] = [*extra, *container["args"]]
+
+
+_IMPLICIT_KEY = re.compile(r"inputs\.artifacts\['(_(?P<task>[^.']+)\.(?P<output>[^']+))'\]")
+
+
+def _fix_condition_keys(spec: dict) -> None:
+    for task in spec["root"]["dag"]["tasks"].values():
+        condition = task.get("triggerPolicy", {}).get("condition")
+        if condition:
+            task["triggerPolicy"]["condition"] = _IMPLICIT_KEY.sub(
+                lambda match, task=task: f"inputs.artifacts['{_input_key(task, match)}']",
+                condition,
+            )
+
+
+def _input_key(task: dict, match: re.Match) -> str:
+    """The task's own key for the input that `_<producer>.<output>` names."""
+    for key, artifact in task.get("inputs", {}).get("artifacts", {}).items():
+        source = artifact.get("taskOutputArtifact", {})
+        if (source.get("producerTask"), source.get("outputArtifactKey")) == (
+            match["task"],
+            match["output"],
+        ):
+            return key
+    raise ValueError(f"trigger condition reads an input the task does not declare: {match[1]}")
+
+
+def _set_resources(spec: dict, settings: KubeflowSettings) -> None:
+    executors = spec["deploymentSpec"]["executors"]
+    for task, cpu, memory in settings.resources:
+        container = executors[f"{task}_executor"]["container"]
+        container["resources"] = {
+            "cpuRequest": float(cpu),
+            "cpuLimit": float(cpu),
+            "memoryRequest": _gigabytes(memory),
+            "memoryLimit": _gigabytes(memory),
+        }
+
+
+def _gigabytes(quantity: str) -> float:
+    """KFP's spec takes memory in GB as a number."""
+    number, unit = re.fullmatch(r"([\d.]+)(Gi|G|Mi|M)", quantity).groups()
+    factor = {"Gi": 1.073741824, "G": 1.0, "Mi": 0.001048576, "M": 0.001}[unit]
+    return round(float(number) * factor, 3)
+
+
+def _platform_spec(settings: KubeflowSettings) -> dict:
+    return {
+        "platforms": {
+            "kubernetes": {
+                "deploymentSpec": {
+                    "executors": {
+                        "Pusher_executor": {
+                            "pvcMount": [
+                                {
+                                    "constant": settings.serving_pvc,
+                                    "mountPath": settings.serving_mount,
+                                }
+                            ]
+                        }
+                    }
+                }
+            }
+        }
+    }

@@ -1,0 +1,159 @@
+"""The compiled Kubeflow spec itself: tasks, dependencies, images, commands, the condition."""
+
+import importlib
+import importlib.util
+import json
+
+import pytest
+from click.testing import CliRunner
+from kfp.client import client as kfp_client
+
+from pipeline.cli import main
+from pipeline.config import PipelineConfig, SpanSelection
+from pipeline.kubeflow import compile as kfp_compile
+
+IMAGE = "registry.example/penguins:test"
+SETTINGS = kfp_compile.KubeflowSettings(image=IMAGE, pipeline_root="minio://mlpipeline/penguins")
+COMPONENTS = {
+    "CsvExampleGen",
+    "StatisticsGen",
+    "SchemaGen",
+    "ImportSchemaGen",
+    "ExampleValidator",
+    "DataGate",
+    "Transform",
+    "Tuner",
+    "Trainer",
+    "Evaluator",
+    "InfraValidator",
+    "Pusher",
+}
+
+
+@pytest.fixture(scope="module")
+def spec_path(tmp_path_factory):
+    path = tmp_path_factory.mktemp("kfp") / "pipeline.yaml"
+    kfp_compile.write(kfp_compile.compile_spec(PipelineConfig(), SETTINGS), path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def spec(spec_path):
+    return kfp_compile.load(spec_path)[0]
+
+
+def _containers(spec):
+    return {
+        label: executor["container"]
+        for label, executor in spec["deploymentSpec"]["executors"].items()
+        if "container" in executor
+    }
+
+
+def test_every_local_component_is_a_task(spec):
+    tasks = set(spec["root"]["dag"]["tasks"])
+    assert tasks >= COMPONENTS
+    # The latest-blessed-model resolver compiles to KFP's own two resolver tasks.
+    assert tasks - COMPONENTS == {
+        "latest_blessed_model-model-blessing-resolver",
+        "latest_blessed_model-model-resolver",
+    }
+
+
+def test_dependencies_keep_the_gates_in_front(spec):
+    tasks = spec["root"]["dag"]["tasks"]
+    assert "DataGate" in tasks["Transform"]["dependentTasks"]
+    assert {"Evaluator", "InfraValidator", "Trainer"} <= set(tasks["Pusher"]["dependentTasks"])
+    evaluator_inputs = tasks["Evaluator"]["inputs"]["artifacts"]
+    baseline = evaluator_inputs["baseline_model"]["taskOutputArtifact"]
+    assert baseline["producerTask"] == "latest_blessed_model-model-resolver"
+
+
+def test_every_task_runs_the_image_through_the_fixing_entrypoint(spec):
+    containers = _containers(spec)
+    assert len(containers) == len(COMPONENTS)
+    for label, container in containers.items():
+        assert container["image"] == IMAGE, label
+        assert container["command"] == ["python", "-m", kfp_compile.ENTRYPOINT_MODULE, "executor"]
+        declared = json.loads(container["args"][container["args"].index("--artifact_types") + 1])
+        assert all(t.startswith("tfx.") for side in declared.values() for t in side.values())
+    driver = containers["CsvExampleGen_executor"]["lifecycle"]["preCacheCheck"]
+    assert driver["command"][-2:] == [kfp_compile.ENTRYPOINT_MODULE, "driver"]
+
+
+def test_every_executor_class_and_module_the_spec_names_imports(spec):
+    for label, container in _containers(spec).items():
+        args = container["args"]
+        module, _, name = args[args.index("--executor_class_path") + 1].rpartition(".")
+        assert hasattr(importlib.import_module(module), name), label
+        for command in (container["command"], *_hook_commands(container)):
+            assert importlib.util.find_spec(command[command.index("-m") + 1]), command
+
+
+def _hook_commands(container):
+    hook = container.get("lifecycle", {}).get("preCacheCheck")
+    return [hook["command"]] if hook else []
+
+
+def test_pusher_runs_only_with_both_blessings_read_from_its_own_inputs(spec):
+    pusher = spec["root"]["dag"]["tasks"]["Pusher"]
+    condition = pusher["triggerPolicy"]["condition"]
+    assert condition == (
+        "((inputs.artifacts['model_blessing'].artifacts[0].metadata['blessed'] == 1.0) && "
+        "(inputs.artifacts['infra_blessing'].artifacts[0].metadata['blessed'] == 1.0))"
+    )
+    declared = spec["components"]["Pusher"]["inputDefinitions"]["artifacts"]
+    assert {"model_blessing", "infra_blessing"} <= declared.keys()
+
+
+def test_locations_are_the_images_and_the_pipeline_roots(spec):
+    tasks = spec["root"]["dag"]["tasks"]
+    example_gen = tasks["CsvExampleGen"]["inputs"]["parameters"]
+    assert example_gen["input_base"]["runtimeValue"]["constantValue"]["stringValue"] == (
+        kfp_compile.IMAGE_DATA_ROOT
+    )
+    push = tasks["Pusher"]["inputs"]["parameters"]["push_destination"]
+    assert "/mnt/serving/penguins" in push["runtimeValue"]["constantValue"]["stringValue"]
+    assert "/work/" not in json.dumps(spec) and "/tmp/" not in json.dumps(spec)
+
+
+def test_heavy_tasks_request_resources_and_the_pusher_mounts_the_serving_volume(spec_path, spec):
+    executors = spec["deploymentSpec"]["executors"]
+    for task in ("Transform", "Trainer"):
+        resources = executors[f"{task}_executor"]["container"]["resources"]
+        assert resources["cpuRequest"] == 2.0 and resources["memoryRequest"] > 4.0
+    platform = kfp_compile.load(spec_path)[1]["platforms"]["kubernetes"]
+    mounts = platform["deploymentSpec"]["executors"]["Pusher_executor"]["pvcMount"]
+    assert mounts == [{"constant": "penguins-serving", "mountPath": "/mnt/serving"}]
+
+
+def test_the_kfp_client_accepts_the_file(spec_path):
+    doc = kfp_client._extract_pipeline_yaml(str(spec_path))
+    assert doc.pipeline_spec.pipeline_info.name == "penguins"
+    assert "kubernetes" in doc.platform_spec.platforms
+
+
+def test_span_ranges_are_refused_for_kubeflow():
+    config = PipelineConfig(spans=SpanSelection.parse("1-3"))
+    with pytest.raises(ValueError, match="runs locally only"):
+        kfp_compile.compile_spec(config, SETTINGS)
+
+
+def test_cli_compiles_to_the_given_file(tmp_path):
+    out = tmp_path / "spec.yaml"
+    result = CliRunner().invoke(
+        main,
+        ["kubeflow", "compile", "--image", IMAGE, "--pipeline-root", "gs://b/p", "--output", out],
+    )
+    assert result.exit_code == 0, result.output
+    assert "14 tasks" in result.output
+    assert kfp_compile.load(out)[0]["defaultPipelineRoot"] == "gs://b/p"
+
+
+def test_cli_deploy_to_an_unreachable_host_is_one_line(tmp_path, spec_path):
+    result = CliRunner().invoke(
+        main, ["kubeflow", "deploy", "--host", "http://127.0.0.1:9", "--spec", spec_path]
+    )
+    assert result.exit_code == 1
+    assert result.output.strip().count("\n") == 0
+    assert "127.0.0.1:9" in result.output and "Traceback" not in result.output
