@@ -193,7 +193,8 @@ def kubeflow() -> None:
 @click.option(
     "--pipeline-root",
     required=True,
-    help="Where artifacts go: minio://BUCKET/PATH, gs://BUCKET/PATH or a mounted volume path.",
+    help="Where artifacts go: minio://BUCKET/PATH, s3://BUCKET/PATH or gs://BUCKET/PATH "
+    "(KFP's launcher accepts no other scheme).",
 )
 @click.option(
     "--data",
@@ -208,7 +209,19 @@ def kubeflow() -> None:
     show_default=True,
     help="PersistentVolumeClaim the Pusher writes pushed models to.",
 )
-@click.option("--serving-mount", default="/mnt/serving", show_default=True)
+@click.option(
+    "--serving-mount",
+    default="/mnt/serving",
+    show_default=True,
+    help="Where the Pusher sees that volume (on Vertex AI: /gcs/BUCKET/PATH, Cloud Storage FUSE).",
+)
+@click.option(
+    "--target",
+    type=click.Choice(["kfp", "vertex"]),
+    default="kfp",
+    show_default=True,
+    help="vertex: one YAML document (Vertex AI reads no Kubernetes platform spec).",
+)
 @click.option("--span", default="latest", show_default=True, help="'latest' or a span number N.")
 @click.option("--beam-arg", "beam_args", multiple=True, metavar="ARG", help="Repeatable.")
 @click.option(
@@ -225,6 +238,7 @@ def kubeflow_compile(
     schema_file,
     serving_pvc,
     serving_mount,
+    target,
     span,
     beam_args,
     spec_path,
@@ -249,6 +263,8 @@ def kubeflow_compile(
     config = PipelineConfig(spans=spans, beam_args=tuple(beam_args))
     spec_path = spec_path or kfp_compile.DEFAULT_SPEC_PATH
     documents = kfp_compile.compile_spec(config, settings)
+    if target == "vertex":
+        documents = documents[:1]
     kfp_compile.write(documents, spec_path)
     tasks = documents[0]["root"]["dag"]["tasks"]
     click.echo(f"wrote {spec_path}: {len(tasks)} tasks, image {image}, root {pipeline_root}")
@@ -273,9 +289,23 @@ def kubeflow_compile(
     default=None,
     help="File holding a bearer token.  [default: $KFP_TOKEN, else the kfp client's own]",
 )
+@click.option(
+    "--service-account",
+    default=None,
+    help="Kubernetes service account the run's pods use (kubeflow/manifests creates "
+    "penguins-pipeline-runner).  [default: KFP's pipeline-runner]",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def kubeflow_deploy(
-    host, spec_path, pipeline_name, experiment, run_name, namespace, token_file, as_json
+    host,
+    spec_path,
+    pipeline_name,
+    experiment,
+    run_name,
+    namespace,
+    token_file,
+    service_account,
+    as_json,
 ) -> None:
     """Upload the spec (a new version when the pipeline exists) and start a run."""
     from pipeline.kubeflow import compile as kfp_compile
@@ -291,6 +321,7 @@ def kubeflow_deploy(
             run_name=run_name,
             namespace=namespace,
             token=token or None,
+            service_account=service_account,
         )
     except kfp_deploy.DeployError as e:
         _fail(str(e))

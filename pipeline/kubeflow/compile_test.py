@@ -157,3 +157,11 @@ def test_cli_deploy_to_an_unreachable_host_is_one_line(tmp_path, spec_path):
     assert result.exit_code == 1
     assert result.output.strip().count("\n") == 0
     assert "127.0.0.1:9" in result.output and "Traceback" not in result.output
+
+
+def test_cli_compiles_one_document_for_vertex(tmp_path):
+    out = tmp_path / "vertex.yaml"
+    args = ["kubeflow", "compile", "--image", IMAGE, "--pipeline-root", "gs://b/p"]
+    result = CliRunner().invoke(main, [*args, "--target", "vertex", "--output", out])
+    assert result.exit_code == 0, result.output
+    assert len(kfp_compile.load(out)) == 1

@@ -54,6 +54,7 @@ def deploy(
     run_name: str | None = None,
     namespace: str | None = None,
     token: str | None = None,
+    service_account: str | None = None,
     timeout_s: float = DEFAULT_TIMEOUT_S,
 ) -> DeployResult:
     """Uploads `spec_path` to the KFP API at `host` and runs it; see the module docstring.
@@ -115,6 +116,7 @@ def deploy(
                     pipeline_version_id=version.pipeline_version_id,
                 ),
                 runtime_config=kfp_server_api.V2beta1RuntimeConfig(parameters={}),
+                service_account=service_account,
             ),
             _request_timeout=timeout,
         )

@@ -282,9 +282,12 @@ def test_second_deploy_uploads_a_new_version_and_runs_it(start_server, spec):
     server = start_server()
     first = deploy(spec, host=server.url, pipeline_name="penguins")
 
-    second = deploy(spec, host=server.url, pipeline_name="penguins")
+    second = deploy(
+        spec, host=server.url, pipeline_name="penguins", service_account="penguins-runner"
+    )
 
     assert not second.created_pipeline
+    assert server.runs[second.run_id]["service_account"] == "penguins-runner"
     assert len(server.calls("POST", "/pipelines/upload")) == 1
     assert list(server.pipelines) == [first.pipeline_id] == [second.pipeline_id]
     [upload] = server.calls("POST", "/pipelines/upload_version")
