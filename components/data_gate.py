@@ -1,8 +1,10 @@
-"""DataGate: stops the pipeline when ExampleValidator found anomalies.
+"""DataGate: stops the pipeline when ExampleValidator found anomalies, or when
+DriftValidator found a drift nobody accepted.
 
 The stock ExampleValidator records anomalies and never fails a run, and nothing
-downstream reads its verdict. This component reads it, and fails with one message
-that names every feature and anomaly, so Transform and everything after it never run.
+downstream reads its verdict. This component reads it and the drift report, and fails
+with one message that names every feature and problem, so Transform and everything
+after it never run.
 """
 
 import os
@@ -15,6 +17,8 @@ from tfx.components.example_validator import executor as example_validator
 from tfx.dsl.component.experimental.annotations import InputArtifact
 from tfx.dsl.component.experimental.decorators import component
 from tfx.types import artifact_utils, standard_artifacts
+
+from components import drift
 
 
 class DataAnomaliesError(RuntimeError):
@@ -53,16 +57,27 @@ def describe_anomalies(by_split: dict[str, anomalies_pb2.Anomalies]) -> list[str
     return lines
 
 
-def check_anomalies(anomalies: types.Artifact, span: int | None = None) -> int:
-    """Raises DataAnomaliesError naming every anomaly; returns the number of splits checked."""
+def check_anomalies(
+    anomalies: types.Artifact, span: int | None = None, drifts: list[str] = ()
+) -> int:
+    """Raises DataAnomaliesError naming every anomaly and every blocking drift; returns
+    the number of splits checked."""
     by_split = load_anomalies(anomalies)
     problems = describe_anomalies(by_split)
+    parts = []
     if problems:
-        raise DataAnomaliesError(
-            f"data validation failed{'' if span is None else f' for span {span}'}: "
-            f"{len(problems)} anomal"
-            f"{'y' if len(problems) == 1 else 'ies'}: " + "; ".join(problems)
+        noun = "anomaly" if len(problems) == 1 else "anomalies"
+        parts.append(f"{len(problems)} {noun}: " + "; ".join(problems))
+    if drifts:
+        accept = ",".join(d.split(":")[0] for d in drifts)
+        parts.append(
+            "drift beyond the schema's thresholds: "
+            + "; ".join(drifts)
+            + f" (to accept it for one run: --accept-drift {accept})"
         )
+    if parts:
+        where = "" if span is None else f" for span {span}"
+        raise DataAnomaliesError(f"data validation failed{where}: " + "; ".join(parts))
     return len(by_split)
 
 
@@ -74,9 +89,12 @@ class GateResult(TypedDict):
 def DataGate(
     examples: InputArtifact[standard_artifacts.Examples],
     anomalies: InputArtifact[standard_artifacts.ExampleAnomalies],
+    drift_report: InputArtifact[drift.DriftReport] = None,  # optional
 ) -> GateResult:
-    """Passes when the examples conform to the schema; fails the run otherwise."""
+    """Passes when the examples conform to the schema and have not drifted (or the drift
+    was accepted); fails the run otherwise."""
     span = (
         examples.get_int_custom_property("span") if examples.has_custom_property("span") else None
     )
-    return {"checked_splits": check_anomalies(anomalies, span)}
+    drifts = drift.blocking_drift(drift_report) if drift_report is not None else []
+    return {"checked_splits": check_anomalies(anomalies, span, drifts)}

@@ -128,6 +128,13 @@ def main() -> None:
     show_default=True,
     help="Evaluator blesses only models at least this accurate.",
 )
+@click.option(
+    "--accept-drift",
+    "accept_drift",
+    multiple=True,
+    metavar="FEATURE",
+    help="Accept this feature's drift for this run ('all' for any); recorded in MLMD.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON on stdout.")
 def run(
     data_root,
@@ -140,6 +147,7 @@ def run(
     train_steps,
     tuner_trials,
     accuracy_threshold,
+    accept_drift,
     as_json,
 ) -> None:
     """Run the whole pipeline (or part of it) locally, recording into ML Metadata."""
@@ -158,6 +166,7 @@ def run(
         training=TrainingConfig(train_steps=train_steps, tuner_trials=tuner_trials),
         accuracy_threshold=accuracy_threshold,
         beam_args=tuple(beam_args),
+        accept_drift=tuple(accept_drift),
     )
 
     from pipeline import runner, summary
@@ -331,6 +340,47 @@ def kubeflow_deploy(
         action = "created pipeline" if result.created_pipeline else "new version of"
         click.echo(f"{action} {pipeline_name} ({result.version_name}); run {result.run_id}")
         click.echo(f"open {result.run_url}")
+
+
+@main.command()
+@click.argument("requests", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@_output_option("Output folder of a previous run (its MLMD is read).")
+@click.option(
+    "--schema",
+    "schema_path",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    default=DEFAULT_SCHEMA,
+    show_default="schemas/penguins/schema.pbtxt",
+    help="Curated schema holding the skew thresholds.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def skew(requests: Path, output_dir: Path, schema_path: Path, as_json: bool) -> None:
+    """Compare a JSONL log of serving requests with the served model's training data.
+
+    Each line holds raw feature values, as the `serving_raw` signature takes them.
+    Exits 1 when a feature is skewed beyond its threshold in the schema.
+    """
+    from ml_metadata import metadata_store
+    from tfx.orchestration import metadata
+
+    from pipeline import skew as skew_module
+
+    metadata_path = output_dir / "metadata.db"
+    if not metadata_path.is_file():
+        _fail(f"{metadata_path}: no metadata store (run the pipeline first)")
+    store = metadata_store.MetadataStore(
+        metadata.sqlite_metadata_connection_config(str(metadata_path))
+    )
+    try:
+        report = skew_module.check(store, requests, schema_path)
+    except ValueError as e:
+        _fail(str(e))
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2))
+    else:
+        click.echo(skew_module.render(report))
+    if report.skewed:
+        sys.exit(1)
 
 
 @main.group()

@@ -84,6 +84,8 @@ class PipelineConfig:
     accuracy_threshold: float = 0.9
     max_accuracy_drop: float = 0.0
     beam_args: tuple[str, ...] = ()
+    # Features whose drift this run accepts ("all" for any); recorded in MLMD.
+    accept_drift: tuple[str, ...] = ()
     # Set when the executors run elsewhere (Kubeflow); None means the local folders below.
     remote: Locations | None = None
 

@@ -16,6 +16,8 @@ from tfx.dsl.placeholder import placeholder as ph
 from tfx.orchestration import metadata
 
 from components.data_gate import DataGate
+from components.drift import DriftValidator
+from components.drift_baseline import DriftBaselineStrategy
 from components.infra_validator.component import InfraValidator
 from components.pusher.component import Pusher
 from components.span_range import SpanRangeStrategy
@@ -46,16 +48,46 @@ def _example_gen(config: PipelineConfig) -> tfx.components.CsvExampleGen:
     )
 
 
-def _validation(config: PipelineConfig, examples) -> list:
+def _validation(config: PipelineConfig, example_gen, on_kubeflow: bool):
+    """Statistics, schemas, anomalies and drift, and the gate that stops the run on them.
+    Returns the nodes, the curated schema channel, and the gate."""
+    examples = example_gen.outputs["examples"]
     statistics_gen = tfx.components.StatisticsGen(examples=examples)
-    inferred_schema = tfx.components.SchemaGen(statistics=statistics_gen.outputs["statistics"])
+    statistics = statistics_gen.outputs["statistics"]
+    inferred_schema = tfx.components.SchemaGen(statistics=statistics)
     curated_schema = tfx.components.ImportSchemaGen(schema_file=config.locations().schema_file)
     example_validator = tfx.components.ExampleValidator(
-        statistics=statistics_gen.outputs["statistics"],
-        schema=curated_schema.outputs["schema"],
+        statistics=statistics, schema=curated_schema.outputs["schema"]
     )
-    data_gate = DataGate(examples=examples, anomalies=example_validator.outputs["anomalies"])
-    return [statistics_gen, inferred_schema, curated_schema, example_validator, data_gate]
+    # The baseline comes from MLMD, which only the local runner lets a resolver query:
+    # on Kubeflow the drift check has no baseline (KFP compiles stock strategies only).
+    drift_baseline = None
+    if not on_kubeflow:
+        drift_baseline = tfx.dsl.Resolver(
+            strategy_class=DriftBaselineStrategy,
+            examples=examples,
+            statistics=tfx.dsl.Channel(
+                type=tfx.types.standard_artifacts.ExampleStatistics,
+                producer_component_id=statistics_gen.id,
+            ),
+        ).with_id("drift_baseline")
+    accepted = ",".join(config.accept_drift)
+    drift_validator = DriftValidator(
+        statistics=statistics,
+        schema=curated_schema.outputs["schema"],
+        baseline_statistics=drift_baseline.outputs["statistics"] if drift_baseline else None,
+        accept_drift=accepted,
+        accepted_by=f"--accept-drift {accepted}" if accepted else "",
+    )
+    data_gate = DataGate(
+        examples=examples,
+        anomalies=example_validator.outputs["anomalies"],
+        drift_report=drift_validator.outputs["report"],
+    )
+    nodes = [statistics_gen, inferred_schema, curated_schema, example_validator]
+    if drift_baseline:
+        nodes.append(drift_baseline)
+    return [*nodes, drift_validator, data_gate], curated_schema.outputs["schema"], data_gate
 
 
 def _eval_config(config: PipelineConfig) -> tfma.EvalConfig:
@@ -117,10 +149,7 @@ def create_pipeline(
     training = config.training
     example_gen = _example_gen(config)
     examples = example_gen.outputs["examples"]
-    statistics_gen, inferred_schema, curated_schema, example_validator, data_gate = _validation(
-        config, examples
-    )
-    schema = curated_schema.outputs["schema"]
+    validation, schema, data_gate = _validation(config, example_gen, on_kubeflow)
 
     # Training data: the span just ingested and validated, or every span of the range
     # (the runner ingests and validates the earlier ones first).
@@ -217,11 +246,7 @@ def create_pipeline(
         pipeline_root=config.locations().pipeline_root,
         components=[
             example_gen,
-            statistics_gen,
-            inferred_schema,
-            curated_schema,
-            example_validator,
-            data_gate,
+            *validation,
             *([span_range] if span_range else []),
             *([transform_cache] if transform_cache else []),
             transform,

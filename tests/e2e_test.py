@@ -7,18 +7,21 @@ anomalies stop before training while the pushed model stays untouched.
 
 import csv
 import dataclasses
+import json
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 import tensorflow as tf
+from click.testing import CliRunner
 from ml_metadata import metadata_store
 from tfx.orchestration import metadata
 
 from components.pusher import pushing
 from models import features
 from pipeline import mlmd, runner
+from pipeline.cli import main
 from pipeline.config import DEFAULT_DATA_ROOT, PipelineConfig, SpanSelection, TrainingConfig
 
 pytestmark = pytest.mark.e2e
@@ -29,6 +32,7 @@ COMPONENTS = {
     "SchemaGen",
     "ImportSchemaGen",
     "ExampleValidator",
+    "DriftValidator",
     "DataGate",
     "Transform",
     "Tuner",
@@ -108,6 +112,30 @@ def test_pushed_model_predicts_from_raw_serving_input(workspace, first_run):
     assert out["classes"].numpy()[0].decode() in features.SPECIES
 
 
+def _requests_log(path: Path, data_root: Path, island: str | None = None) -> Path:
+    """Span 3's rows as a JSONL log of serving requests (raw values, no label)."""
+    with open(data_root / "span-3" / "penguins.csv") as f, open(path, "w") as log:
+        for row in csv.DictReader(f):
+            request = {"island": island or row["island"], "sex": row["sex"]}
+            for key in features.NUMERIC_FEATURE_KEYS:
+                request[key] = float(row[key]) if row[key] else None
+            log.write(json.dumps(request) + "\n")
+    return path
+
+
+def test_skew_check_passes_a_clean_log_and_flags_a_skewed_one(workspace, first_run, tmp_path):
+    output = str(workspace.resolved().output_dir)
+    clean = _requests_log(tmp_path / "clean.jsonl", workspace.data_root)
+    result = CliRunner().invoke(main, ["skew", str(clean), "--output", output, "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["skewed"] == []
+
+    skewed = _requests_log(tmp_path / "skewed.jsonl", workspace.data_root, island="Dream")
+    result = CliRunner().invoke(main, ["skew", str(skewed), "--output", output, "--json"])
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["skewed"] == ["island"]
+
+
 def test_identical_rerun_is_cached_and_pushes_nothing(workspace, first_run, second_run):
     states = {n.node_id: n.state for n in second_run.nodes}
     # Evaluator re-runs: its baseline is now the first run's blessed model.
@@ -173,6 +201,71 @@ def test_anomalous_span_stops_before_transform_and_keeps_the_pushed_model(
     assert not {"Transform", "Tuner", "Trainer", "Pusher"} & ran.keys()
     assert pushing.versions(serving) == [1]
     assert pushing.fingerprint(serving / "1") == before
+
+
+def _body_mass_shifted(rows, columns):
+    for row in rows:
+        if row["body_mass_g"]:
+            row["body_mass_g"] = str(int(row["body_mass_g"]) + 1000)
+    return rows, columns
+
+
+def _all_on_biscoe(rows, columns):
+    for row in rows:
+        row["island"] = "Biscoe"
+    return rows, columns
+
+
+def _sex_mostly_missing(rows, columns):
+    for row in rows[::2]:
+        row["sex"] = ""
+    return rows, columns
+
+
+@pytest.mark.parametrize(
+    ("span", "mutate", "expected"),
+    [
+        (6, _body_mass_shifted, "body_mass_g: jensen_shannon_divergence"),
+        (7, _all_on_biscoe, "island: l_infinity"),
+        (8, _sex_mostly_missing, "sex:"),
+    ],
+    ids=["body-mass-shifted", "island-mix-changed", "sex-mostly-missing"],
+)
+def test_drifted_span_stops_before_transform_naming_the_feature(
+    workspace, second_run, span, mutate, expected
+):
+    serving = workspace.resolved().serving_dir
+    versions_before = pushing.versions(serving)
+    _write_span(workspace.data_root, span, mutate)
+
+    with pytest.raises(runner.PipelineFailed) as failure:
+        runner.run(workspace)
+
+    assert failure.value.node_id == "DataGate"
+    assert str(failure.value).startswith(f"data validation failed for span {span}")
+    assert expected in str(failure.value)
+    store = _store(workspace)
+    ran = mlmd.node_executions(store, mlmd.latest_run_context(store, workspace.pipeline_name).id)
+    assert not {"Transform", "Trainer", "Pusher"} & ran.keys()
+    assert pushing.versions(serving) == versions_before
+
+
+def test_accepted_drift_passes_the_gate_and_is_recorded(workspace, second_run):
+    # Span 6 (body mass shifted) exists from the test above; accept it, up to the gate.
+    config = dataclasses.replace(
+        workspace, spans=SpanSelection.parse("6"), accept_drift=("body_mass_g",)
+    )
+    report = runner.run(config, to_nodes=("DataGate",))
+
+    assert {n.node_id: n.state for n in report.nodes}["DataGate"] == "ran"
+    store = _store(workspace)
+    run = mlmd.latest_run_context(store, workspace.pipeline_name)
+    validator = mlmd.node_executions(store, run.id)["DriftValidator"]
+    (drift_report,) = mlmd.output_artifacts(store, validator.execution.id)["report"]
+    assert mlmd.custom(drift_report, "drifted_features") == "body_mass_g"
+    assert mlmd.custom(drift_report, "accepted_features") == "body_mass_g"
+    assert mlmd.custom(drift_report, "accepted_by") == "--accept-drift body_mass_g"
+    assert mlmd.custom(drift_report, "blocking") == 0
 
 
 def test_span_range_ingests_validates_and_trains_on_every_span(workspace, first_run, second_run):

@@ -20,6 +20,7 @@ COMPONENTS = {
     "SchemaGen",
     "ImportSchemaGen",
     "ExampleValidator",
+    "DriftValidator",
     "DataGate",
     "Transform",
     "Tuner",
@@ -76,7 +77,8 @@ def test_every_task_runs_the_image_through_the_fixing_entrypoint(spec):
         assert container["image"] == IMAGE, label
         assert container["command"] == ["python", "-m", kfp_compile.ENTRYPOINT_MODULE, "executor"]
         declared = json.loads(container["args"][container["args"].index("--artifact_types") + 1])
-        assert all(t.startswith("tfx.") for side in declared.values() for t in side.values())
+        titles = [t for side in declared.values() for t in side.values()]
+        assert all(t.startswith(("tfx.", "penguins.")) for t in titles), titles
     driver = containers["CsvExampleGen_executor"]["lifecycle"]["preCacheCheck"]
     assert driver["command"][-2:] == [kfp_compile.ENTRYPOINT_MODULE, "driver"]
 
@@ -146,7 +148,7 @@ def test_cli_compiles_to_the_given_file(tmp_path):
         ["kubeflow", "compile", "--image", IMAGE, "--pipeline-root", "gs://b/p", "--output", out],
     )
     assert result.exit_code == 0, result.output
-    assert "14 tasks" in result.output
+    assert "15 tasks" in result.output
     assert kfp_compile.load(out)[0]["defaultPipelineRoot"] == "gs://b/p"
 
 

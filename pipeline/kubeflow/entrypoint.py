@@ -43,6 +43,8 @@ METADATA_SIGNATURES = (
     ({"blessed", "load_seconds"}, "tfx.InfraBlessing"),
     ({"pushed", "pushed_destination"}, "tfx.PushedModel"),
 )
+# This project's own artifact types: KFP titles (`namespace.Name`) → import paths.
+CUSTOM_TYPES = {"penguins.DriftReport": "components.drift.DriftReport"}
 MOUNTED_SCHEMES = {"minio://": "minio", "s3://": "s3"}
 PARAMETER_TYPES = {"INT": "NUMBER_INTEGER", "DOUBLE": "NUMBER_DOUBLE", "STRING": "STRING"}
 
@@ -158,6 +160,9 @@ def main(argv: list[str] | None = None) -> None:
         typed = typed_inputs_spec(json.loads(inputs_spec))
         rest += ["--json_serialized_inputs_spec_args", json.dumps(typed)]
 
+    from tfx.orchestration.kubeflow.v2 import compiler_utils
+
+    compiler_utils.TITLE_TO_CLASS_PATH.update(CUSTOM_TYPES)
     if mode == "executor":
         from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_run_executor as tfx_entry
 

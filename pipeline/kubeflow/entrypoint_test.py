@@ -94,3 +94,10 @@ def test_executor_output_names_artifacts_by_uri_again(tmp_path):
 def test_usage_without_a_mode(capsys):
     with pytest.raises(SystemExit, match="usage"):
         entrypoint.main([])
+
+
+def test_custom_types_map_to_importable_classes():
+    from tfx.utils import import_utils
+
+    for title, class_path in entrypoint.CUSTOM_TYPES.items():
+        assert title == import_utils.import_class_by_path(class_path).TYPE_NAME

@@ -1,0 +1,81 @@
+"""Resolves the statistics a new span's drift is measured against.
+
+The baseline is the training data of the model now being served: the statistics of the
+newest span its Transform read. Before anything is pushed, it is the previous span's
+statistics. With neither (the first span ever), there is no baseline and no drift check.
+"""
+
+from __future__ import annotations
+
+from ml_metadata import metadata_store
+from ml_metadata.proto import metadata_store_pb2
+from tfx import types
+from tfx.dsl.components.common import resolver
+
+EXAMPLES_KEY = "examples"
+STATISTICS_KEY = "statistics"
+_INPUT = (metadata_store_pb2.Event.INPUT, metadata_store_pb2.Event.DECLARED_INPUT)
+_OUTPUT = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
+
+
+def _span(artifact) -> int | None:
+    if "span" in artifact.custom_properties:
+        value = artifact.custom_properties["span"]
+        return int(value.int_value or value.double_value or value.string_value or 0)
+    return None
+
+
+def _producer(store, artifact_id: int) -> int | None:
+    events = store.get_events_by_artifact_ids([artifact_id])
+    return next((e.execution_id for e in events if e.type in _OUTPUT), None)
+
+
+def _inputs(store, execution_id: int, key: str) -> list[int]:
+    return [
+        e.artifact_id
+        for e in store.get_events_by_execution_ids([execution_id])
+        if e.type in _INPUT and e.path.steps and e.path.steps[0].key == key
+    ]
+
+
+def served_training_examples(store) -> list[int]:
+    """Ids of the raw Examples the newest pushed model was trained on (empty if none)."""
+    pushed = [
+        a
+        for a in store.get_artifacts_by_type("PushedModel")
+        if a.custom_properties["pushed"].int_value == 1
+    ]
+    for pushed_model in sorted(pushed, key=lambda a: a.id, reverse=True):
+        ids = [pushed_model.id]
+        for key in ("model", "examples", "examples"):  # Pusher ← Trainer ← Transform
+            execution_id = _producer(store, ids[0]) if ids else None
+            ids = _inputs(store, execution_id, key) if execution_id else []
+        if ids:
+            return ids
+    return []
+
+
+class DriftBaselineStrategy(resolver.ResolverStrategy):
+    """Inputs: `examples` (this run's) and `statistics` (every StatisticsGen output)."""
+
+    def resolve_artifacts(
+        self, store: metadata_store.MetadataStore, input_dict: dict[str, list[types.Artifact]]
+    ) -> dict[str, list[types.Artifact]]:
+        examples = input_dict.get(EXAMPLES_KEY, [])
+        current = {a.id for a in examples}
+        current_span = max((_span(a.mlmd_artifact) or 0 for a in examples), default=0)
+
+        # Earlier statistics, each with the examples it describes and their span.
+        earlier = []
+        for statistics in input_dict.get(STATISTICS_KEY, []):
+            producer = _producer(store, statistics.id)
+            source = _inputs(store, producer, EXAMPLES_KEY)[:1] if producer else []
+            if source and source[0] not in current:
+                (described,) = store.get_artifacts_by_id(source)
+                earlier.append((statistics, described.id, _span(described)))
+
+        served = set(served_training_examples(store))
+        of_served = [e for e in earlier if e[1] in served]
+        of_previous = [e for e in earlier if e[2] is not None and e[2] < current_span]
+        best = max(of_served or of_previous, key=lambda e: (e[2] or 0, e[0].id), default=None)
+        return {EXAMPLES_KEY: examples, STATISTICS_KEY: [best[0]] if best else []}
