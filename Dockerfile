@@ -29,7 +29,7 @@ RUN pip install uv==0.13.9
 # listed versions, and --strict fails the build if one of them lacks a dependency.
 # TensorFlow's C++ headers (about 420 MB) only serve to compile custom ops: dropped.
 COPY requirements.lock /tmp/requirements.lock
-RUN grep -v -E '^(pytest|pytest-timeout|iniconfig|ruff|uv|palmerpenguins)==' \
+RUN grep -v -E '^(pytest|pytest-timeout|iniconfig|ruff|uv|palmerpenguins|matplotlib|contourpy|cycler|fonttools|kiwisolver)==' \
         /tmp/requirements.lock > /tmp/runtime.lock \
     && uv venv --python /usr/local/bin/python3.10 /opt/venv \
     && uv pip sync --python /opt/venv/bin/python --strict /tmp/runtime.lock \

@@ -16,7 +16,7 @@ export TF_USE_LEGACY_KERAS := 1
 export TF_CPP_MIN_LOG_LEVEL := 3
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help venv run test test-fast kfp-check kfp-compile lint lock data clean
+.PHONY: help venv run test test-fast kfp-check kfp-compile bench bench-scale lint lock data clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -49,6 +49,12 @@ kfp-compile: venv  ## Compile kubeflow/pipeline.yaml (IMAGE=..., PIPELINE_ROOT=.
 
 test-fast: venv  ## Run the unit tests only
 	$(VENV)/bin/pytest -m "not e2e"
+
+bench: venv  ## Stock TFX penguin pipeline vs. ours, side by side (outputs/bench/)
+	$(PY) -m pipeline.bench --out outputs/bench
+
+bench-scale: venv  ## Ours on synthetic data: SIZES=10000,100000,1000000
+	$(PY) -m pipeline.bench --out outputs/bench --skip-compare --scale $(or $(SIZES),10000,100000)
 
 lint: venv  ## Check style with ruff
 	$(VENV)/bin/ruff check .

@@ -1,0 +1,3 @@
+from pipeline.bench.run import main
+
+main()
