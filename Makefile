@@ -15,8 +15,9 @@ PYTHON310 ?= $(shell PYENV_VERSION=$(PYTHON_VERSION) pyenv which python3.10 2>/d
 export TF_USE_LEGACY_KERAS := 1
 export TF_CPP_MIN_LOG_LEVEL := 3
 export UV_PYTHON_DOWNLOADS := never
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: help venv run test test-fast kfp-check kfp-compile bench bench-scale lint lock data clean
+.PHONY: help venv servers run test test-fast kfp-check kfp-compile bench bench-scale lint lock data clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -34,7 +35,13 @@ venv: $(VENV)/.installed  ## Create or update the environment from the lock file
 run: venv  ## Run the whole pipeline on the bundled data (outputs/)
 	$(VENV)/bin/penguins run
 
-test: venv  ## Lint, then run every test (unit, end to end, and the Kubeflow spec locally)
+servers:  ## Install MariaDB and PostgreSQL (Debian packages) for the lineage server tests
+	@{ command -v mariadbd || test -x /usr/sbin/mariadbd; } >/dev/null 2>&1 && \
+	 { command -v initdb || ls /usr/lib/postgresql/*/bin/initdb; } >/dev/null 2>&1 || \
+	 { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	   $(SUDO) apt-get install -y -qq mariadb-server postgresql; }
+
+test: venv servers  ## Lint, then run every test (unit, end to end, servers, the Kubeflow spec locally)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest
 	$(MAKE) --no-print-directory kfp-check

@@ -121,11 +121,6 @@ def load_statistics(statistics: types.Artifact, split: str = "train"):
     return tfdv.load_stats_binary(path)
 
 
-def _span(artifact: types.Artifact) -> int | None:
-    """ExampleStatistics carry the span of their examples as a property."""
-    return int(artifact.span) if "span" in artifact.PROPERTIES else None
-
-
 def accepted_features(accept_drift: str) -> set[str]:
     return {f.strip() for f in accept_drift.split(",") if f.strip()}
 
@@ -151,7 +146,6 @@ def DriftValidator(
     drifted = [d for d in measured if d.drifted]
     unaccepted = [d for d in drifted if d.feature not in accepted and ACCEPT_ALL not in accepted]
     content = {
-        "span": _span(statistics),
         "baseline": None
         if baseline_statistics is None
         else {"statistics_id": baseline_statistics.id, "uri": baseline_statistics.uri},

@@ -22,6 +22,7 @@ from pipeline.config import (
     SpanSelection,
     TrainingConfig,
 )
+from pipeline.lineage.cli import lineage  # light: MLMD and TF load inside its commands
 
 
 def _prepare_environment() -> None:
@@ -135,6 +136,13 @@ def main() -> None:
     metavar="FEATURE",
     help="Accept this feature's drift for this run ('all' for any); recorded in MLMD.",
 )
+@click.option(
+    "--mlmd",
+    default=None,
+    metavar="TARGET",
+    help="Record into this store instead of OUTPUT/metadata.db: a SQLite file, "
+    "mysql://USER@HOST:PORT/DB or postgresql://USER@HOST:PORT/DB (password from $MLMD_PASSWORD).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON on stdout.")
 def run(
     data_root,
@@ -148,6 +156,7 @@ def run(
     tuner_trials,
     accuracy_threshold,
     accept_drift,
+    mlmd,
     as_json,
 ) -> None:
     """Run the whole pipeline (or part of it) locally, recording into ML Metadata."""
@@ -171,6 +180,16 @@ def run(
 
     from pipeline import runner, summary
 
+    connection = None
+    if mlmd:
+        from pipeline.lineage import store as mlmd_store
+
+        try:
+            mlmd_store.open_store(mlmd, writable=True)  # fails here, in one line
+            connection = mlmd_store.recording_config(mlmd)
+        except mlmd_store.StoreError as e:
+            raise click.BadParameter(str(e), param_hint="--mlmd") from None
+
     console = sys.stderr  # the run sends library output to its log file, not here
     click.echo(f"penguins: running pipeline on {data_root} (span {spans}) → {output_dir}", err=True)
     try:
@@ -180,12 +199,15 @@ def run(
             to_nodes=to_nodes,
             on_start=summary.start_printer(console),
             on_end=lambda node: click.echo(summary.node_line(node), file=console),
+            connection_config=connection,
         )
     except runner.UnknownComponent as e:
         _fail(str(e), code=2)
     except runner.PipelineFailed as e:
         log = f" (full log: {e.log_path})" if e.log_path else ""
         _fail(f"{e.node_id or 'pipeline'} failed: {e}{log}")
+    if mlmd:
+        report.paths["metadata"] = str(mlmd_store.parse(mlmd))  # never holds the password
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
     else:
@@ -447,6 +469,8 @@ def schema_diff(output_dir: Path, inferred: Path | None, curated: Path, as_json:
     else:
         click.echo(diff_module.render(differences, curated, inferred_path))
 
+
+main.add_command(lineage)
 
 if __name__ == "__main__":
     main()

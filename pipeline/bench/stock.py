@@ -40,16 +40,17 @@ def prepare(rows: list[dict[str, str]], workdir: Path) -> tuple[Path, Path]:
     import tensorflow_data_validation as tfdv
 
     data_root = workdir / "stock-data"
-    data_root.mkdir(parents=True, exist_ok=True)
+    labelled = data_root / "labelled"  # where the stock ExampleGen looks
+    labelled.mkdir(parents=True, exist_ok=True)
     processed = processed_rows(rows)
     columns = ["species", *RENAMED.values()]
-    with open(data_root / "penguins_processed.csv", "w", newline="") as f:
+    with open(labelled / "penguins_processed.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=columns, lineterminator="\n")
         writer.writeheader()
         writer.writerows(processed)
     schema_dir = workdir / "stock-schema"
     schema_dir.mkdir(parents=True, exist_ok=True)
-    statistics = tfdv.generate_statistics_from_csv(str(data_root / "penguins_processed.csv"))
+    statistics = tfdv.generate_statistics_from_csv(str(labelled / "penguins_processed.csv"))
     tfdv.write_schema_text(tfdv.infer_schema(statistics), str(schema_dir / "schema.pbtxt"))
     return data_root, schema_dir
 
