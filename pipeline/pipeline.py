@@ -15,6 +15,7 @@ from tfx import v1 as tfx
 from tfx.dsl.placeholder import placeholder as ph
 from tfx.orchestration import metadata
 
+from components.baseline import LatestOtherBlessedModelStrategy
 from components.data_gate import DataGate
 from components.drift import DriftValidator
 from components.drift_baseline import DriftBaselineStrategy
@@ -178,6 +179,9 @@ def create_pipeline(
         schema=schema,
         preprocessing_fn=PREPROCESSING_FN,
         analyzer_cache=transform_cache.outputs["cache"] if transform_cache else None,
+        # StatisticsGen already describes the raw data, and nothing reads statistics of
+        # the transformed data: computing them cost a Beam pass per run.
+        disable_statistics=True,
     )
     # The data gate has no output Transform reads: make the dependency explicit.
     transform.add_upstream_node(data_gate)
@@ -205,11 +209,25 @@ def create_pipeline(
     )
     model = trainer.outputs["model"]
 
-    baseline = tfx.dsl.Resolver(
-        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
-        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
-        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
-    ).with_id("latest_blessed_model")
+    # The model the candidate must not regress from. Locally: the latest blessed model
+    # other than the candidate (so an identical re-run is a cache hit); on Kubeflow, whose
+    # compiler knows only stock strategies, TFX's latest blessed model.
+    model_channel = tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model)
+    blessing_channel = tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing)
+    if on_kubeflow:
+        baseline = tfx.dsl.Resolver(
+            strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+            model=model_channel,
+            model_blessing=blessing_channel,
+        )
+    else:
+        baseline = tfx.dsl.Resolver(
+            strategy_class=LatestOtherBlessedModelStrategy,
+            candidate=model,
+            model=model_channel,
+            model_blessing=blessing_channel,
+        )
+    baseline = baseline.with_id("latest_blessed_model")
     evaluator = tfx.components.Evaluator(
         examples=training_examples,
         model=model,

@@ -317,6 +317,8 @@ def summarize(store, config: PipelineConfig, run_id: str) -> RunReport:
             "path": mlmd.custom(pushed_model, "serving_path"),
             "reason": mlmd.custom(pushed_model, "reason", ""),
         }
+        if executions["Pusher"].state == "cached":  # an earlier run's push, not this one's
+            push.update(pushed=False, reason="nothing changed since that push (cached)")
     else:
         why = [f"{k} blessing withheld" for k, v in blessings.items() if not v["blessed"]]
         push = {"pushed": False, "reason": "; ".join(why) or "Pusher did not run"}
