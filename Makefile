@@ -59,6 +59,7 @@ test-fast: venv  ## Run the unit tests only
 
 bench: venv  ## Stock TFX penguin pipeline vs. ours, side by side (outputs/bench/)
 	$(PY) -m pipeline.bench --out outputs/bench
+	$(PY) -m pipeline.lineage.bench --source outputs/bench/ours/metadata.db --runs 50
 
 bench-scale: venv  ## Ours on synthetic data: SIZES=10000,100000,1000000
 	$(PY) -m pipeline.bench --out outputs/bench --skip-compare --scale $(or $(SIZES),10000,100000)

@@ -318,7 +318,8 @@ def kubeflow_compile(
     "--token-file",
     type=click.Path(path_type=Path, dir_okay=False, exists=True),
     default=None,
-    help="File holding a bearer token.  [default: $KFP_TOKEN, else the kfp client's own]",
+    help="File holding a bearer token.  [default: $KFP_TOKEN, else in a cluster the "
+    "pod's KFP service-account token]",
 )
 @click.option(
     "--service-account",

@@ -14,6 +14,7 @@ import contextlib
 import dataclasses
 import datetime
 import json
+import os
 import textwrap
 import warnings
 from collections.abc import Iterator
@@ -59,8 +60,9 @@ def deploy(
 ) -> DeployResult:
     """Uploads `spec_path` to the KFP API at `host` and runs it; see the module docstring.
 
-    `token` is sent as `Authorization: Bearer <token>`; without it the request carries no
-    credentials beyond what kfp reads from ~/.config/kfp/context.json. `timeout_s` bounds
+    `token` is sent as `Authorization: Bearer <token>`; without it, inside a cluster, the
+    service-account token KFP projects into pods (`KF_PIPELINES_SA_TOKEN_PATH`), else what
+    kfp reads from ~/.config/kfp/context.json. `timeout_s` bounds
     connecting and each answer, and a failed connection is not retried.
     """
     host = host.rstrip("/")
@@ -76,6 +78,7 @@ def deploy(
             request_timeout=timeout,
             host=host,
             existing_token=token,
+            credentials=_in_cluster_credentials() if token is None else None,
             namespace=namespace or "kubeflow",  # kfp's default, which means "none given"
         )
         stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M%S-%f")
@@ -129,6 +132,17 @@ def deploy(
             run_url=f"{host}/#/runs/details/{run.run_id}",
             created_pipeline=pipeline_id is None,
         )
+
+
+def _in_cluster_credentials():
+    """Inside a cluster, the projected service-account token KFP mounts for its API
+    (what kfp's own default is when no host is given), else None."""
+    from kfp import client as kfp_client
+
+    path = os.environ.get(
+        kfp_client.KF_PIPELINES_SA_TOKEN_ENV, kfp_client.KF_PIPELINES_SA_TOKEN_PATH
+    )
+    return kfp_client.ServiceAccountTokenVolumeCredentials(path) if os.path.exists(path) else None
 
 
 class _Client(kfp.Client):

@@ -320,6 +320,20 @@ def test_token_is_sent_as_bearer_and_kept_out_of_results(start_server, spec, cap
     assert token not in out + err + caplog.text
 
 
+def test_in_cluster_the_mounted_service_account_token_is_used(
+    start_server, spec, tmp_path, monkeypatch
+):
+    (tmp_path / "token").write_text("projected-sa-token")
+    monkeypatch.setenv("KF_PIPELINES_SA_TOKEN_PATH", str(tmp_path / "token"))
+    server = start_server(token="projected-sa-token")
+
+    deploy(spec, host=server.url, pipeline_name="penguins")
+
+    assert {r.headers.get("authorization") for r in server.requests} == {
+        "Bearer projected-sa-token"
+    }
+
+
 def test_unreachable_host_fails_fast_with_one_line(spec):
     with socket.socket() as sock:  # a port that was free a moment ago, so nothing listens
         sock.bind(("127.0.0.1", 0))
