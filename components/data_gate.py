@@ -19,10 +19,7 @@ from tfx.dsl.component.experimental.decorators import component
 from tfx.types import artifact_utils, standard_artifacts
 
 from components import drift
-
-
-class DataAnomaliesError(RuntimeError):
-    """The examples do not conform to the schema."""
+from components.errors import DataAnomaliesError
 
 
 def load_anomalies(anomalies: types.Artifact) -> dict[str, anomalies_pb2.Anomalies]:

@@ -13,7 +13,6 @@ import tensorflow_model_analysis as tfma
 from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
 from tfx.dsl.placeholder import placeholder as ph
-from tfx.orchestration import metadata
 
 from components.baseline import LatestOtherBlessedModelStrategy
 from components.data_gate import DataGate
@@ -279,9 +278,3 @@ def create_pipeline(
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=list(config.beam_args),
     )
-
-
-def sqlite_connection(config: PipelineConfig) -> metadata_store_pb2.ConnectionConfig:
-    """MLMD on the SQLite file under the output folder (created on first use)."""
-    config.metadata_path.parent.mkdir(parents=True, exist_ok=True)
-    return metadata.sqlite_metadata_connection_config(str(config.metadata_path))

@@ -13,16 +13,14 @@ from pathlib import Path
 
 from tfx.dsl.compiler import constants
 from tfx.orchestration import metadata
-from tfx.orchestration import pipeline as tfx_pipeline
 from tfx.orchestration.local import runner_utils
 from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 from tfx.orchestration.portable import launcher, partial_run_utils, runtime_parameter_utils
 from tfx.proto.orchestration import pipeline_pb2
 
-from components.data_gate import DataAnomaliesError
-from pipeline import mlmd
+from components.errors import DataAnomaliesError
+from pipeline import compiled, mlmd
 from pipeline.config import PipelineConfig, SpanSelection
-from pipeline.pipeline import create_pipeline, sqlite_connection
 
 
 class UnknownComponent(ValueError):
@@ -162,12 +160,15 @@ class _Pass:
     to_nodes: tuple[str, ...] = ()
     span: int | None = None
 
-    def run_options(self):
+    def run_options(self) -> pipeline_pb2.RunOptions | None:
+        """A partial run, its missing inputs taken from the latest run (as TFX's default)."""
         if not (self.from_nodes or self.to_nodes):
             return None
-        return tfx_pipeline.RunOptions(
-            from_nodes=list(self.from_nodes) or None, to_nodes=list(self.to_nodes) or None
-        )
+        options = pipeline_pb2.RunOptions()
+        options.partial_run.snapshot_settings.latest_pipeline_run_strategy.SetInParent()
+        options.partial_run.from_nodes.extend(self.from_nodes)
+        options.partial_run.to_nodes.extend(self.to_nodes)
+        return options
 
 
 INGEST_UNTIL = "DataGate"
@@ -208,8 +209,8 @@ def run(
     Raises PipelineFailed with a one-line reason when a component fails.
     """
     config = config.resolved()
-    connection_config = connection_config or sqlite_connection(config)
-    node_ids = [c.id for c in create_pipeline(config, connection_config).components]
+    connection_config = connection_config or compiled.sqlite_connection(config)
+    node_ids = [n.pipeline_node.node_info.id for n in compiled.ir(config, connection_config).nodes]
     for node_id in (*from_nodes, *to_nodes):
         if node_id not in node_ids:
             raise UnknownComponent(
@@ -257,8 +258,8 @@ def _execute(
         finished,
     )
     try:
-        dag_runner.run(
-            create_pipeline(one_pass.config, connection_config),
+        dag_runner.run_with_ir(
+            compiled.ir(one_pass.config, connection_config),
             run_options=one_pass.run_options(),
         )
     except Exception as e:
@@ -336,7 +337,9 @@ def summarize(store, config: PipelineConfig, run_id: str) -> RunReport:
     metrics = {}
     evaluation = outputs("Evaluator").get("evaluation", [None])[0]
     if evaluation is not None:
-        metrics = evaluation_metrics(evaluation.uri)
+        metrics = compiled.memoized(
+            config, f"evaluation-{evaluation.id}", lambda: evaluation_metrics(evaluation.uri)
+        )
 
     return RunReport(
         run_id=run_context.name if run_context else "",
