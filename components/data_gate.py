@@ -66,7 +66,7 @@ def check_anomalies(
         noun = "anomaly" if len(problems) == 1 else "anomalies"
         parts.append(f"{len(problems)} {noun}: " + "; ".join(problems))
     if drifts:
-        accept = ",".join(d.split(":")[0] for d in drifts)
+        accept = ",".join(d.removeprefix("serving skew: ").split(":")[0] for d in drifts)
         parts.append(
             "drift beyond the schema's thresholds: "
             + "; ".join(drifts)

@@ -57,3 +57,17 @@ def test_anomalies_fail_naming_each_feature_split_and_span(tmp_path):
     assert "[splits: eval, train]" in message
     assert "sex: Column dropped" in message
     assert "\n" not in message
+
+
+def test_blocking_drift_and_skew_fail_with_the_option_that_accepts_them(tmp_path):
+    artifact = _anomalies_artifact(tmp_path, {"train": _anomaly()})
+    drifts = [
+        "body_mass_g: jensen_shannon_divergence 0.310 > 0.250",
+        "serving skew: island: l_infinity 0.500 > 0.300",
+    ]
+    with pytest.raises(data_gate.DataAnomaliesError) as error:
+        data_gate.check_anomalies(artifact, span=6, drifts=drifts)
+    message = str(error.value)
+    assert message.startswith("data validation failed for span 6: drift beyond")
+    assert "body_mass_g: jensen_shannon_divergence 0.310 > 0.250" in message
+    assert message.endswith("(to accept it for one run: --accept-drift body_mass_g,island)")

@@ -125,42 +125,64 @@ def accepted_features(accept_drift: str) -> set[str]:
     return {f.strip() for f in accept_drift.split(",") if f.strip()}
 
 
+def build_report(
+    current: statistics_pb2.DatasetFeatureStatisticsList,
+    schema: schema_pb2.Schema,
+    baseline: statistics_pb2.DatasetFeatureStatisticsList | None = None,
+    serving: statistics_pb2.DatasetFeatureStatisticsList | None = None,
+    accept_drift: str = "",
+    accepted_by: str = "",
+) -> dict:
+    """Drift of `current` from `baseline` and, given serving statistics, skew of serving
+    from `current`; which of them block the run, which were accepted, and by what."""
+    measured = drift(current, baseline, schema) if baseline is not None else []
+    skewed = [d for d in skew(current, serving, schema) if d.drifted] if serving else []
+    accepted = accepted_features(accept_drift)
+    moved = [d for d in measured if d.drifted] + skewed
+    unaccepted = [d for d in moved if d.feature not in accepted and ACCEPT_ALL not in accepted]
+    return {
+        "features": [{**dataclasses.asdict(d), "drifted": d.drifted} for d in measured],
+        "drifted": [d.feature for d in measured if d.drifted],
+        "skewed": [d.feature for d in skewed],
+        "accepted": sorted({d.feature for d in moved} - {d.feature for d in unaccepted}),
+        "accepted_by": accepted_by if len(unaccepted) < len(moved) else "",
+        "blocking": [("serving skew: " if d in skewed else "") + d.describe() for d in unaccepted],
+    }
+
+
 @component
 def DriftValidator(
     statistics: InputArtifact[standard_artifacts.ExampleStatistics],
     schema: InputArtifact[standard_artifacts.Schema],
     report: OutputArtifact[DriftReport],
     baseline_statistics: InputArtifact[standard_artifacts.ExampleStatistics] = None,  # optional
+    serving_statistics: InputArtifact[standard_artifacts.ExampleStatistics] = None,  # optional
     accept_drift: Parameter[str] = "",
     accepted_by: Parameter[str] = "",
 ) -> None:
-    """Measures drift of this span's training split from the baseline's; never fails the
-    run itself (DataGate does), so that the report is recorded either way."""
-    loaded_schema = tfdv.load_schema_text(os.path.join(schema.uri, "schema.pbtxt"))
-    measured = []
-    if baseline_statistics is not None:
-        measured = drift(
-            load_statistics(statistics), load_statistics(baseline_statistics), loaded_schema
-        )
-    accepted = accepted_features(accept_drift)
-    drifted = [d for d in measured if d.drifted]
-    unaccepted = [d for d in drifted if d.feature not in accepted and ACCEPT_ALL not in accepted]
-    content = {
-        "baseline": None
+    """Measures drift of this span's training split from the baseline's (and skew of
+    serving statistics from it, when given); never fails the run itself (DataGate does),
+    so that the report is recorded either way."""
+    content = build_report(
+        load_statistics(statistics),
+        tfdv.load_schema_text(os.path.join(schema.uri, "schema.pbtxt")),
+        load_statistics(baseline_statistics) if baseline_statistics is not None else None,
+        load_statistics(serving_statistics) if serving_statistics is not None else None,
+        accept_drift,
+        accepted_by,
+    )
+    content["baseline"] = (
+        None
         if baseline_statistics is None
-        else {"statistics_id": baseline_statistics.id, "uri": baseline_statistics.uri},
-        "features": [{**dataclasses.asdict(d), "drifted": d.drifted} for d in measured],
-        "drifted": [d.feature for d in drifted],
-        "accepted": sorted({d.feature for d in drifted} - {d.feature for d in unaccepted}),
-        "accepted_by": accepted_by if len(unaccepted) < len(drifted) else "",
-        "blocking": [d.describe() for d in unaccepted],
-    }
+        else {"statistics_id": baseline_statistics.id, "uri": baseline_statistics.uri}
+    )
     io_utils.write_string_file(
         os.path.join(report.uri, REPORT_FILE_NAME), json.dumps(content, indent=2)
     )
-    report.set_int_custom_property("drifted", len(drifted))
-    report.set_int_custom_property("blocking", len(unaccepted))
+    report.set_int_custom_property("drifted", len(content["drifted"]))
+    report.set_int_custom_property("blocking", len(content["blocking"]))
     report.set_string_custom_property("drifted_features", ",".join(content["drifted"]))
+    report.set_string_custom_property("skewed_features", ",".join(content["skewed"]))
     report.set_string_custom_property("accepted_features", ",".join(content["accepted"]))
     report.set_string_custom_property("accepted_by", content["accepted_by"])
     report.set_int_custom_property("has_baseline", int(baseline_statistics is not None))

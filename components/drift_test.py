@@ -93,3 +93,25 @@ def test_skew_compares_serving_with_training(schema, yearly, tmp_path):
     assert [d for d in drift.skew(yearly[3], clean, schema) if d.drifted] == []
     skewed = _statistics(_only_biscoe(serving_rows), tmp_path, "skewed")
     assert [d.feature for d in drift.skew(yearly[3], skewed, schema) if d.drifted] == ["island"]
+
+
+def test_report_blocks_unaccepted_drift_and_records_who_accepted_it(schema, yearly, tmp_path):
+    moved = _statistics(_shift_body_mass(_rows(3)), tmp_path, "moved")
+    blocked = drift.build_report(moved, schema, baseline=yearly[2])
+    assert blocked["drifted"] == ["body_mass_g"] and blocked["accepted_by"] == ""
+    assert blocked["blocking"][0].startswith("body_mass_g: jensen_shannon_divergence")
+
+    accepted = drift.build_report(
+        moved, schema, baseline=yearly[2], accept_drift="body_mass_g", accepted_by="--x"
+    )
+    assert accepted["blocking"] == [] and accepted["accepted"] == ["body_mass_g"]
+    assert accepted["accepted_by"] == "--x"
+
+
+def test_report_without_baseline_checks_nothing_but_serving_skew(schema, yearly, tmp_path):
+    assert drift.build_report(yearly[3], schema)["blocking"] == []
+    serving_rows = [{k: v for k, v in r.items() if k not in ("species", "year")} for r in _rows(3)]
+    skewed = _statistics(_only_biscoe(serving_rows), tmp_path, "serving")
+    report = drift.build_report(yearly[3], schema, serving=skewed)
+    assert report["skewed"] == ["island"]
+    assert report["blocking"][0].startswith("serving skew: island: l_infinity")
