@@ -25,12 +25,14 @@ def _span(artifact) -> int | None:
     return None
 
 
-def _producer(store, artifact_id: int) -> int | None:
+def producer(store, artifact_id: int) -> int | None:
+    """The execution that output `artifact_id`, or None."""
     events = store.get_events_by_artifact_ids([artifact_id])
     return next((e.execution_id for e in events if e.type in _OUTPUT), None)
 
 
-def _inputs(store, execution_id: int, key: str) -> list[int]:
+def inputs(store, execution_id: int, key: str) -> list[int]:
+    """Ids of the artifacts `execution_id` read under input `key`."""
     return [
         e.artifact_id
         for e in store.get_events_by_execution_ids([execution_id])
@@ -48,11 +50,27 @@ def served_training_examples(store) -> list[int]:
     for pushed_model in sorted(pushed, key=lambda a: a.id, reverse=True):
         ids = [pushed_model.id]
         for key in ("model", "examples", "examples"):  # Pusher ← Trainer ← Transform
-            execution_id = _producer(store, ids[0]) if ids else None
-            ids = _inputs(store, execution_id, key) if execution_id else []
+            execution_id = producer(store, ids[0]) if ids else None
+            ids = inputs(store, execution_id, key) if execution_id else []
         if ids:
             return ids
     return []
+
+
+def statistics_of(store, examples_id: int):
+    """The newest StatisticsGen output describing Examples `examples_id`, or None."""
+    consumers = sorted(
+        {
+            e.execution_id
+            for e in store.get_events_by_artifact_ids([examples_id])
+            if e.type in _INPUT
+        },
+        reverse=True,
+    )
+    for event in store.get_events_by_execution_ids(consumers):
+        if event.type in _OUTPUT and event.path.steps and event.path.steps[0].key == STATISTICS_KEY:
+            return store.get_artifacts_by_id([event.artifact_id])[0]
+    return None
 
 
 class DriftBaselineStrategy(resolver.ResolverStrategy):
@@ -68,8 +86,8 @@ class DriftBaselineStrategy(resolver.ResolverStrategy):
         # Earlier statistics, each with the examples it describes and their span.
         earlier = []
         for statistics in input_dict.get(STATISTICS_KEY, []):
-            producer = _producer(store, statistics.id)
-            source = _inputs(store, producer, EXAMPLES_KEY)[:1] if producer else []
+            made_by = producer(store, statistics.id)
+            source = inputs(store, made_by, EXAMPLES_KEY)[:1] if made_by else []
             if source and source[0] not in current:
                 (described,) = store.get_artifacts_by_id(source)
                 earlier.append((statistics, described.id, _span(described)))

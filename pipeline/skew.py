@@ -9,7 +9,7 @@ import math
 from pathlib import Path
 
 from components import drift
-from components.drift_baseline import served_training_examples
+from components.drift_baseline import served_training_examples, statistics_of
 from models import features
 
 
@@ -74,24 +74,14 @@ def _is_nan(value) -> bool:
 
 def training_statistics(store):
     """The StatisticsGen output of the newest span the served model was trained on."""
-    from ml_metadata.proto import metadata_store_pb2
-
     examples = store.get_artifacts_by_id(served_training_examples(store))
     if not examples:
         raise ValueError("no pushed model in this store: nothing to compare serving with")
     newest = max(examples, key=lambda a: (a.custom_properties["span"].int_value, a.id))
-    consumers = [
-        e.execution_id
-        for e in store.get_events_by_artifact_ids([newest.id])
-        if e.type == metadata_store_pb2.Event.INPUT
-    ]
-    for event in store.get_events_by_execution_ids(sorted(consumers, reverse=True)):
-        if event.type == metadata_store_pb2.Event.OUTPUT and event.path.steps[0].key == (
-            "statistics"
-        ):
-            (artifact,) = store.get_artifacts_by_id([event.artifact_id])
-            return artifact
-    raise ValueError(f"no statistics recorded for the served model's examples ({newest.uri})")
+    statistics = statistics_of(store, newest.id)
+    if statistics is None:
+        raise ValueError(f"no statistics recorded for the served model's examples ({newest.uri})")
+    return statistics
 
 
 def check(store, requests_path: Path, schema_path: Path) -> SkewReport:

@@ -211,15 +211,11 @@ def start_postgresql() -> Server:
     )
     pid = int((data / "postmaster.pid").read_text().split()[0])
     password = secrets.token_hex(12)
+    as_superuser = ["-h", str(folder), "-p", str(port), "-U", "postgres"]  # over the socket
     dump = [
         *as_postgres,
         _binary("pg_dump", "postgresql-client", (str(bin_dir),)),
-        "-h",
-        str(folder),
-        "-p",
-        str(port),
-        "-U",
-        "postgres",
+        *as_superuser,
         DATABASE,
     ]
     result = Server(
@@ -236,12 +232,7 @@ def start_postgresql() -> Server:
             [
                 *as_postgres,
                 psql,
-                "-h",
-                str(folder),
-                "-p",
-                str(port),
-                "-U",
-                "postgres",
+                *as_superuser,
                 "-d",
                 "postgres",
                 "-v",

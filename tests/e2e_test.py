@@ -23,24 +23,10 @@ from models import features
 from pipeline import mlmd, runner
 from pipeline.cli import main
 from pipeline.config import DEFAULT_DATA_ROOT, PipelineConfig, SpanSelection, TrainingConfig
+from tests.pipeline_components import COMPONENTS
 
 pytestmark = pytest.mark.e2e
 
-COMPONENTS = {
-    "CsvExampleGen",
-    "StatisticsGen",
-    "SchemaGen",
-    "ImportSchemaGen",
-    "ExampleValidator",
-    "DriftValidator",
-    "DataGate",
-    "Transform",
-    "Tuner",
-    "Trainer",
-    "Evaluator",
-    "InfraValidator",
-    "Pusher",
-}
 # Small budgets: the point here is the plumbing, not the best model.
 FAST = TrainingConfig(train_steps=150, tuner_trials=2, tuner_train_steps=30, eval_steps=5)
 

@@ -30,27 +30,29 @@ def _rows() -> list[dict[str, str]]:
     return rows
 
 
-def component_seconds(metadata_path: Path) -> dict[str, float]:
+PIPELINE_NAMES = {"stock": "penguin_local", "ours": "penguins"}
+
+
+def component_seconds(metadata_path: Path, pipeline_name: str) -> dict[str, float]:
     """Seconds per component of the newest run recorded in a store (MLMD's own times)."""
     from ml_metadata import metadata_store
     from tfx.orchestration import metadata
 
+    from pipeline import mlmd
+
     store = metadata_store.MetadataStore(
         metadata.sqlite_metadata_connection_config(str(metadata_path))
     )
-    runs = store.get_contexts_by_type("pipeline_run")
-    if not runs:
+    run = mlmd.latest_run_context(store, pipeline_name)
+    if run is None:
         return {}
-    newest = max(runs, key=lambda c: (c.create_time_since_epoch, c.id))
-    node_type = store.get_context_type("node")
-    seconds: dict[str, float] = {}
-    for execution in store.get_executions_by_context(newest.id):
-        for context in store.get_contexts_by_execution(execution.id):
-            if context.type_id == node_type.id:
-                node = context.name.split(".", 1)[-1]
-                took = execution.last_update_time_since_epoch - execution.create_time_since_epoch
-                seconds[node] = round(took / 1000, 2)
-    return seconds
+    return {
+        node: round(
+            (e.execution.last_update_time_since_epoch - e.execution.create_time_since_epoch) / 1000,
+            2,
+        )
+        for node, e in mlmd.node_executions(store, run.id).items()
+    }
 
 
 def _count_artifacts(metadata_path: Path) -> int:
@@ -89,7 +91,7 @@ def measure(which: str, workdir: Path, *extra: str) -> dict:
     return {
         "wall_s": round(wall, 1),
         "peak_rss_mb": process["peak_rss_mb"],
-        "components_s": component_seconds(workdir / "metadata.db"),
+        "components_s": component_seconds(workdir / "metadata.db", PIPELINE_NAMES[which]),
         "new_artifacts": _count_artifacts(workdir / "metadata.db") - before[0],
         "new_pushes": _pushed_versions(serving) - before[1],
     }

@@ -11,24 +11,10 @@ from kfp.client import client as kfp_client
 from pipeline.cli import main
 from pipeline.config import PipelineConfig, SpanSelection
 from pipeline.kubeflow import compile as kfp_compile
+from tests.pipeline_components import COMPONENTS
 
 IMAGE = "registry.example/penguins:test"
 SETTINGS = kfp_compile.KubeflowSettings(image=IMAGE, pipeline_root="minio://mlpipeline/penguins")
-COMPONENTS = {
-    "CsvExampleGen",
-    "StatisticsGen",
-    "SchemaGen",
-    "ImportSchemaGen",
-    "ExampleValidator",
-    "DriftValidator",
-    "DataGate",
-    "Transform",
-    "Tuner",
-    "Trainer",
-    "Evaluator",
-    "InfraValidator",
-    "Pusher",
-}
 
 
 @pytest.fixture(scope="module")
