@@ -11,8 +11,29 @@ from __future__ import annotations
 
 import tensorflow_model_analysis as tfma
 from ml_metadata.proto import metadata_store_pb2
-from tfx import v1 as tfx
+from tensorflow_model_analysis import constants as tfma_constants
+
+# Not `tfx.v1`: it also imports TFX's Google Cloud extensions, about 10 s per start-up.
+from tfx.components import (
+    CsvExampleGen,
+    Evaluator,
+    ExampleValidator,
+    SchemaGen,
+    StatisticsGen,
+    Trainer,
+    Transform,
+    Tuner,
+)
+from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGen
+from tfx.dsl.components.common.resolver import Resolver
+from tfx.dsl.experimental.conditionals.conditional import Cond
+from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import (
+    LatestBlessedModelStrategy,
+)
 from tfx.dsl.placeholder import placeholder as ph
+from tfx.orchestration.pipeline import Pipeline
+from tfx.proto import example_gen_pb2, pusher_pb2, range_config_pb2, trainer_pb2
+from tfx.types import Channel, standard_artifacts
 
 from components.baseline import LatestOtherBlessedModelStrategy
 from components.data_gate import DataGate
@@ -31,18 +52,18 @@ TUNER_FN = "models.model.tuner_fn"
 RUN_FN = "models.model.run_fn"
 
 
-def _example_gen(config: PipelineConfig) -> tfx.components.CsvExampleGen:
+def _example_gen(config: PipelineConfig) -> CsvExampleGen:
     """Ingests the latest span, or the last span of the selection (one span per execution)."""
     range_config = None
     if config.spans.last is not None:
         span = config.spans.last
-        range_config = tfx.proto.RangeConfig(
-            static_range=tfx.proto.StaticRange(start_span_number=span, end_span_number=span)
+        range_config = range_config_pb2.RangeConfig(
+            static_range=range_config_pb2.StaticRange(start_span_number=span, end_span_number=span)
         )
-    return tfx.components.CsvExampleGen(
+    return CsvExampleGen(
         input_base=config.locations().data_root,
-        input_config=tfx.proto.Input(
-            splits=[tfx.proto.Input.Split(name="all", pattern=SPAN_PATTERN)]
+        input_config=example_gen_pb2.Input(
+            splits=[example_gen_pb2.Input.Split(name="all", pattern=SPAN_PATTERN)]
         ),
         range_config=range_config,
     )
@@ -52,22 +73,22 @@ def _validation(config: PipelineConfig, example_gen, on_kubeflow: bool):
     """Statistics, schemas, anomalies and drift, and the gate that stops the run on them.
     Returns the nodes, the curated schema channel, and the gate."""
     examples = example_gen.outputs["examples"]
-    statistics_gen = tfx.components.StatisticsGen(examples=examples)
+    statistics_gen = StatisticsGen(examples=examples)
     statistics = statistics_gen.outputs["statistics"]
-    inferred_schema = tfx.components.SchemaGen(statistics=statistics)
-    curated_schema = tfx.components.ImportSchemaGen(schema_file=config.locations().schema_file)
-    example_validator = tfx.components.ExampleValidator(
+    inferred_schema = SchemaGen(statistics=statistics)
+    curated_schema = ImportSchemaGen(schema_file=config.locations().schema_file)
+    example_validator = ExampleValidator(
         statistics=statistics, schema=curated_schema.outputs["schema"]
     )
     # The baseline comes from MLMD, which only the local runner lets a resolver query:
     # on Kubeflow the drift check has no baseline (KFP compiles stock strategies only).
     drift_baseline = None
     if not on_kubeflow:
-        drift_baseline = tfx.dsl.Resolver(
+        drift_baseline = Resolver(
             strategy_class=DriftBaselineStrategy,
             examples=examples,
-            statistics=tfx.dsl.Channel(
-                type=tfx.types.standard_artifacts.ExampleStatistics,
+            statistics=Channel(
+                type=standard_artifacts.ExampleStatistics,
                 producer_component_id=statistics_gen.id,
             ),
         ).with_id("drift_baseline")
@@ -107,6 +128,9 @@ def _eval_config(config: PipelineConfig) -> tfma.EvalConfig:
     return tfma.EvalConfig(
         model_specs=[
             tfma.ModelSpec(
+                # A plain SavedModel (see models.model): said here, TFMA would otherwise
+                # try loading it as Keras first to find out.
+                model_type=tfma_constants.TF_GENERIC,
                 signature_name="serving_default",
                 label_key=features.transformed_name(features.LABEL_KEY),
                 prediction_key="probabilities",
@@ -133,7 +157,7 @@ def _eval_config(config: PipelineConfig) -> tfma.EvalConfig:
 def create_pipeline(
     config: PipelineConfig,
     metadata_connection_config: metadata_store_pb2.ConnectionConfig | None = None,
-) -> tfx.dsl.Pipeline:
+) -> Pipeline:
     """The whole pipeline for `config`.
 
     `metadata_connection_config` None means Kubeflow, where KFP records lineage in its own
@@ -156,11 +180,11 @@ def create_pipeline(
     span_range = None
     training_examples = examples
     if config.spans.is_range:
-        span_range = tfx.dsl.Resolver(
+        span_range = Resolver(
             strategy_class=SpanRangeStrategy,
             config={"first": config.spans.first, "last": config.spans.last},
-            examples=tfx.dsl.Channel(
-                type=tfx.types.standard_artifacts.Examples, producer_component_id=example_gen.id
+            examples=Channel(
+                type=standard_artifacts.Examples, producer_component_id=example_gen.id
             ),
         ).with_id("span_range")
         span_range.add_upstream_node(data_gate)
@@ -168,12 +192,12 @@ def create_pipeline(
 
     transform_cache = None
     if not on_kubeflow:
-        transform_cache = tfx.dsl.Resolver(
+        transform_cache = Resolver(
             strategy_class=ReusableTransformCacheStrategy,
             examples=training_examples,
-            cache=tfx.dsl.Channel(type=tfx.types.standard_artifacts.TransformCache),
+            cache=Channel(type=standard_artifacts.TransformCache),
         ).with_id("transform_cache")
-    transform = tfx.components.Transform(
+    transform = Transform(
         examples=training_examples,
         schema=schema,
         preprocessing_fn=PREPROCESSING_FN,
@@ -188,22 +212,22 @@ def create_pipeline(
     transformed = transform.outputs["transformed_examples"]
     transform_graph = transform.outputs["transform_graph"]
     shared_config = {"seed": training.seed, "batch_size": training.batch_size}
-    tuner = tfx.components.Tuner(
+    tuner = Tuner(
         tuner_fn=TUNER_FN,
         examples=transformed,
         transform_graph=transform_graph,
-        train_args=tfx.proto.TrainArgs(num_steps=training.tuner_train_steps),
-        eval_args=tfx.proto.EvalArgs(num_steps=training.eval_steps),
+        train_args=trainer_pb2.TrainArgs(num_steps=training.tuner_train_steps),
+        eval_args=trainer_pb2.EvalArgs(num_steps=training.eval_steps),
         custom_config={**shared_config, "max_trials": training.tuner_trials},
     )
-    trainer = tfx.components.Trainer(
+    trainer = Trainer(
         run_fn=RUN_FN,
         examples=transformed,
         transform_graph=transform_graph,
         schema=schema,
         hyperparameters=tuner.outputs["best_hyperparameters"],
-        train_args=tfx.proto.TrainArgs(num_steps=training.train_steps),
-        eval_args=tfx.proto.EvalArgs(num_steps=training.eval_steps),
+        train_args=trainer_pb2.TrainArgs(num_steps=training.train_steps),
+        eval_args=trainer_pb2.EvalArgs(num_steps=training.eval_steps),
         custom_config=shared_config,
     )
     model = trainer.outputs["model"]
@@ -211,23 +235,23 @@ def create_pipeline(
     # The model the candidate must not regress from. Locally: the latest blessed model
     # other than the candidate (so an identical re-run is a cache hit); on Kubeflow, whose
     # compiler knows only stock strategies, TFX's latest blessed model.
-    model_channel = tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model)
-    blessing_channel = tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing)
+    model_channel = Channel(type=standard_artifacts.Model)
+    blessing_channel = Channel(type=standard_artifacts.ModelBlessing)
     if on_kubeflow:
-        baseline = tfx.dsl.Resolver(
-            strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+        baseline = Resolver(
+            strategy_class=LatestBlessedModelStrategy,
             model=model_channel,
             model_blessing=blessing_channel,
         )
     else:
-        baseline = tfx.dsl.Resolver(
+        baseline = Resolver(
             strategy_class=LatestOtherBlessedModelStrategy,
             candidate=model,
             model=model_channel,
             model_blessing=blessing_channel,
         )
     baseline = baseline.with_id("latest_blessed_model")
-    evaluator = tfx.components.Evaluator(
+    evaluator = Evaluator(
         examples=training_examples,
         model=model,
         baseline_model=baseline.outputs["model"],
@@ -246,19 +270,19 @@ def create_pipeline(
         model_blessing.future()[0].custom_property("blessed") == 1,
         infra_blessing.future()[0].custom_property("blessed") == 1,
     )
-    with tfx.dsl.Cond(both_blessed):
+    with Cond(both_blessed):
         pusher = Pusher(
             model=model,
             model_blessing=model_blessing,
             infra_blessing=infra_blessing,
-            push_destination=tfx.proto.PushDestination(
-                filesystem=tfx.proto.PushDestination.Filesystem(
+            push_destination=pusher_pb2.PushDestination(
+                filesystem=pusher_pb2.PushDestination.Filesystem(
                     base_directory=config.locations().serving_dir
                 )
             ),
         )
 
-    return tfx.dsl.Pipeline(
+    return Pipeline(
         pipeline_name=config.pipeline_name,
         pipeline_root=config.locations().pipeline_root,
         components=[
