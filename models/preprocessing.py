@@ -50,6 +50,10 @@ def _label(x: tf.Tensor | tf.SparseTensor) -> tf.Tensor:
     return tf.argmax(tf.cast(matches, tf.int64), axis=1, output_type=tf.int64)[:, tf.newaxis]
 
 
+# Plain TensorFlow with no Python control flow on tensors: AutoGraph has nothing to
+# convert here, and converting it (and tf.Transform's analyzers with it) costs seconds
+# each time Transform traces the function.
+@tf.autograph.experimental.do_not_convert
 def preprocessing_fn(inputs: dict) -> dict:
     """TFT entry point, referenced by module path from the pipeline."""
     outputs = {}
