@@ -15,6 +15,10 @@ PYTHON310 ?= $(shell PYENV_VERSION=$(PYTHON_VERSION) pyenv which python3.10 2>/d
 export TF_USE_LEGACY_KERAS := 1
 export TF_CPP_MIN_LOG_LEVEL := 3
 export UV_PYTHON_DOWNLOADS := never
+# Installed packages ship compiled to bytecode: where PYTHONDONTWRITEBYTECODE is set (as
+# on CI machines), every process would otherwise compile TensorFlow's, TFX's and Beam's
+# sources again on import (about 5 s per start-up).
+export UV_COMPILE_BYTECODE := 1
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 .PHONY: help venv servers run test test-fast kfp-check kfp-compile bench bench-scale lint lock data clean

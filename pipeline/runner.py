@@ -19,7 +19,7 @@ from tfx.orchestration.portable import launcher, partial_run_utils, runtime_para
 from tfx.proto.orchestration import pipeline_pb2
 
 from components.errors import DataAnomaliesError
-from pipeline import compiled, mlmd
+from pipeline import compiled, mlmd, speedups
 from pipeline.config import PipelineConfig, SpanSelection
 
 
@@ -209,6 +209,7 @@ def run(
     Raises PipelineFailed with a one-line reason when a component fails.
     """
     config = config.resolved()
+    speedups.apply()
     connection_config = connection_config or compiled.sqlite_connection(config)
     node_ids = [n.pipeline_node.node_info.id for n in compiled.ir(config, connection_config).nodes]
     for node_id in (*from_nodes, *to_nodes):
