@@ -1,7 +1,8 @@
 """Transform's `preprocessing_fn`: one graph for training and serving.
 
-- Numeric features: absent values are imputed with the training mean, an explicit
-  0/1 indicator records that they were absent, and values are scaled to z-scores.
+- Numeric features: values are scaled to z-scores, absent values are imputed with the
+  training mean (0 after scaling), and an explicit 0/1 indicator records that they
+  were absent.
 - Categorical features: absent values become `MISSING_CATEGORY`, then a vocabulary
   maps them to integers, with one out-of-vocabulary bucket for unseen values.
 - The label maps to its index in the fixed `SPECIES` list.
@@ -26,14 +27,13 @@ def _to_dense(x: tf.Tensor | tf.SparseTensor, default_value) -> tf.Tensor:
 
 
 def _numeric(x: tf.Tensor | tf.SparseTensor) -> tuple[tf.Tensor, tf.Tensor]:
-    """Scaled value with the mean imputed, and the missing-value indicator."""
+    """Z-score over the present values, absent ones imputed with the mean (0 after
+    scaling), and the missing-value indicator."""
     values = tf.cast(x, tf.float32)
-    dense = _to_dense(values, float("nan"))
-    missing = tf.math.is_nan(dense)
-    # Analyzers over the (sparse) present values only: absent ones do not bias them.
-    mean = tft.mean(values)
-    std = tf.sqrt(tft.var(values))
-    scaled = (tf.where(missing, mean, dense) - mean) / tf.maximum(std, 1e-6)
+    missing = tf.math.is_nan(_to_dense(values, float("nan")))
+    # One mean-and-variance analyzer over the (sparse) present values only: absent
+    # ones do not bias it.
+    scaled = _to_dense(tft.scale_to_z_score(values), 0.0)
     return scaled, tf.cast(missing, tf.float32)
 
 
