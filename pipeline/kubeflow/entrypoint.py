@@ -166,6 +166,10 @@ def main(argv: list[str] | None = None) -> None:
     if mode == "executor":
         from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_run_executor as tfx_entry
 
+        from pipeline import speedups
+
+        speedups.apply()
+
         tfx_entry.main(tfx_entry._parse_flags(rest))
     else:
         from tfx.orchestration.kubeflow.v2.file_based_example_gen import driver as tfx_entry
