@@ -192,13 +192,14 @@ def run(
 
     console = sys.stderr  # the run sends library output to its log file, not here
     click.echo(f"penguins: running pipeline on {data_root} (span {spans}) → {output_dir}", err=True)
+    progress = summary.Progress(console)
     try:
         report = runner.run(
             config,
             from_nodes=from_nodes,
             to_nodes=to_nodes,
-            on_start=summary.start_printer(console),
-            on_end=lambda node: click.echo(summary.node_line(node), file=console),
+            on_start=progress.start,
+            on_end=progress.end,
             connection_config=connection,
         )
     except runner.UnknownComponent as e:

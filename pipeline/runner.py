@@ -9,6 +9,7 @@ import datetime
 import logging
 import time
 from collections.abc import Callable, Iterator
+from concurrent import futures
 from pathlib import Path
 
 from tfx.dsl.compiler import constants
@@ -65,24 +66,34 @@ class RunReport:
 
 
 class ObservedLocalDagRunner(LocalDagRunner):
-    """TFX's LocalDagRunner, component by component, telling an observer about each one.
+    """TFX's LocalDagRunner, telling an observer about each component, and running two
+    components at once where neither depends on the other.
 
-    The loop mirrors LocalDagRunner.run_with_ir (tfx 1.16): same launcher, same MLMD
-    records, same partial-run marking. It adds the callbacks: `on_end` gets the id of
-    the execution the launcher recorded (None when the node was skipped). It keeps the
-    run id, and which component was running, since when, when one failed.
+    Each component is launched as LocalDagRunner.run_with_ir (tfx 1.16) launches it: same
+    launcher, same MLMD records, same partial-run marking. LocalDagRunner launches one at a
+    time; here a component starts as soon as every component it depends on has finished,
+    at most `parallel` at once (the Evaluator and the InfraValidator overlap: the second
+    serves the model from a separate process, on the other core). Each launch has its
+    own MLMD connection; MLMD holds the GIL for each call, so calls never interleave.
+
+    `on_start` and `on_end` are called from the calling thread; `on_end` gets the id of
+    the execution the launcher recorded (None when the node was skipped). The runner
+    keeps the run id, and the component that failed, if one did, with its start time.
     """
 
     def __init__(
         self,
         on_start: Callable[[str], None],
         on_end: Callable[[str, int | None, float], None],
+        parallel: int = 2,
     ):
         super().__init__()
         self._on_start, self._on_end = on_start, on_end
+        self._parallel = parallel
         self.run_id = ""
-        self.current: str | None = None
-        self.current_since = 0.0
+        self.failed: str | None = None
+        self.failed_after = 0.0  # seconds the failed component ran
+        self._started: dict[str, float] = {}
 
     def run_with_ir(self, pipeline: pipeline_pb2.Pipeline, run_options=None) -> None:
         self.run_id = datetime.datetime.now().isoformat()
@@ -101,13 +112,9 @@ class ObservedLocalDagRunner(LocalDagRunner):
                 to_nodes=run_options.partial_run.to_nodes or None,
                 snapshot_settings=run_options.partial_run.snapshot_settings,
             )
-        for node in pipeline.nodes:  # already in topological order
-            pipeline_node = node.pipeline_node
+
+        def launch(pipeline_node) -> int | None:
             node_id = pipeline_node.node_info.id
-            if pipeline_node.execution_options.HasField("skip"):
-                continue
-            self.current, self.current_since = node_id, time.monotonic()
-            self._on_start(node_id)
             if pipeline_node.execution_options.run.perform_snapshot:
                 with metadata.Metadata(connection_config) as handle:
                     partial_run_utils.snapshot(handle, pipeline)
@@ -121,9 +128,49 @@ class ObservedLocalDagRunner(LocalDagRunner):
                     deployment_config, node_id
                 ),
             ).launch()
-            self.current = None
-            execution_id = execution_info.execution_id if execution_info else None
-            self._on_end(node_id, execution_id, time.monotonic() - self.current_since)
+            return execution_info.execution_id if execution_info else None
+
+        nodes = [node.pipeline_node for node in pipeline.nodes]  # in topological order
+        done = {n.node_info.id for n in nodes if n.execution_options.HasField("skip")}
+        waiting = [n for n in nodes if n.node_info.id not in done]
+        # A partial run's first component copies the previous run's outputs into this
+        # run (the snapshot) that the others then read: it runs alone.
+        snapshot = [n for n in waiting if n.execution_options.run.perform_snapshot]
+        running: dict[futures.Future, str] = {}
+        error: BaseException | None = None
+        with futures.ThreadPoolExecutor(max_workers=self._parallel) as pool:
+            while waiting or running:
+                ready = [n for n in waiting if done.issuperset(n.upstream_nodes)]
+                if snapshot and snapshot[0].node_info.id not in done:
+                    ready = [n for n in ready if n is snapshot[0] and not running]
+                # After a failure nothing new starts; what is running finishes.
+                for node in ready[: self._parallel - len(running)] if error is None else []:
+                    waiting.remove(node)
+                    node_id = node.node_info.id
+                    self._started[node_id] = time.monotonic()
+                    self._on_start(node_id)
+                    running[pool.submit(launch, node)] = node_id
+                if not running:
+                    if error is None:
+                        ids = ", ".join(n.node_info.id for n in waiting)
+                        raise RuntimeError(f"{ids}: waiting on components that never ran")
+                    break
+                finished, _ = futures.wait(running, return_when=futures.FIRST_COMPLETED)
+                for future in finished:
+                    node_id = running.pop(future)
+                    seconds = time.monotonic() - self._started[node_id]
+                    if future.exception() is not None:
+                        if error is None:
+                            error, self.failed, self.failed_after = (
+                                future.exception(),
+                                node_id,
+                                seconds,
+                            )
+                        continue
+                    done.add(node_id)
+                    self._on_end(node_id, future.result(), seconds)
+        if error is not None:
+            raise error
 
 
 @contextlib.contextmanager
@@ -264,10 +311,9 @@ def _execute(
             run_options=one_pass.run_options(),
         )
     except Exception as e:
-        node_id = dag_runner.current
+        node_id = dag_runner.failed
         if node_id:
-            seconds = time.monotonic() - dag_runner.current_since
-            reports.append(NodeReport(node_id, "failed", seconds, one_pass.span))
+            reports.append(NodeReport(node_id, "failed", dag_runner.failed_after, one_pass.span))
             on_end(reports[-1])
         where = f" (span {one_pass.span})" if one_pass.span is not None else ""
         raise PipelineFailed(node_id, _one_line(e) + where, log_path) from e

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TextIO
 
 from pipeline.runner import NodeReport, RunReport
@@ -10,21 +9,36 @@ from pipeline.runner import NodeReport, RunReport
 WIDTH = 28  # fits "ExampleValidator [span 12]"
 
 
-def start_printer(stream: TextIO) -> Callable[[str], None]:
-    """Shows `<component> …` while a component runs, on a terminal only."""
+class Progress:
+    """One line per component as it ends; on a terminal, also `<component> …` for the
+    components running meanwhile (one or two), rewritten as they start and end."""
 
-    def show(label: str) -> None:
-        if stream.isatty():
-            stream.write(f"  {label:<{WIDTH}} …")
-            stream.flush()
+    def __init__(self, stream: TextIO):
+        self._stream = stream
+        self._running: list[str] = []
 
-    return show
+    def start(self, label: str) -> None:
+        self._running.append(label)
+        self._show()
+
+    def end(self, node: NodeReport) -> None:
+        if node.label in self._running:
+            self._running.remove(node.label)
+        if self._stream.isatty():
+            self._stream.write("\r\033[K")  # clear the `…` line
+        self._stream.write(node_line(node) + "\n")
+        self._show()
+
+    def _show(self) -> None:
+        if self._running and self._stream.isatty():
+            self._stream.write(f"\r\033[K  {', '.join(self._running):<{WIDTH}} …")
+            self._stream.flush()
 
 
 def node_line(node: NodeReport) -> str:
-    """A component's progress line (overwrites the `…` line on a terminal)."""
+    """A component's progress line."""
     state = "FAILED" if node.state == "failed" else node.state
-    return f"\r  {node.label:<{WIDTH}} {state:<8} {node.seconds:6.1f} s"
+    return f"  {node.label:<{WIDTH}} {state:<8} {node.seconds:6.1f} s"
 
 
 def _fmt(value) -> str:

@@ -73,6 +73,20 @@ def test_first_run_completes_every_component_and_pushes_version_1(workspace, fir
     assert {"island=Biscoe", "sex=female"} <= first_run.metrics.keys()
 
 
+def test_evaluator_and_infra_validator_run_at_the_same_time(workspace, first_run):
+    store = _store(workspace)
+    run = mlmd.latest_run_context(store, workspace.pipeline_name)
+    recorded = mlmd.node_executions(store, run.id)
+    spans = {
+        node_id: (e.execution.create_time_since_epoch, e.execution.last_update_time_since_epoch)
+        for node_id, e in recorded.items()
+        if node_id in ("Evaluator", "InfraValidator", "Trainer")
+    }
+    (eval_start, eval_end), (infra_start, infra_end) = spans["Evaluator"], spans["InfraValidator"]
+    assert eval_start < infra_end and infra_start < eval_end  # the two overlap
+    assert min(eval_start, infra_start) >= spans["Trainer"][1]  # both after the Trainer
+
+
 def test_pushed_model_predicts_from_raw_serving_input(workspace, first_run):
     served = tf.saved_model.load(first_run.push["path"])
     raw = served.signatures["serving_raw"]
