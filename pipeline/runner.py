@@ -78,7 +78,8 @@ class ObservedLocalDagRunner(LocalDagRunner):
 
     `on_start` and `on_end` are called from the calling thread; `on_end` gets the id of
     the execution the launcher recorded (None when the node was skipped). The runner
-    keeps the run id, and the component that failed, if one did, with its start time.
+    keeps the run id, and the component that failed, if one did, and how long it ran.
+    After a failure nothing new starts; a component already running finishes.
     """
 
     def __init__(
