@@ -18,11 +18,17 @@ _INPUT = (metadata_store_pb2.Event.INPUT, metadata_store_pb2.Event.DECLARED_INPU
 _OUTPUT = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
 
 
-def _span(artifact) -> int | None:
+def span_of(artifact) -> int | None:
+    """An MLMD artifact's span (int locally, double when KFP's launcher recorded it)."""
     if "span" in artifact.custom_properties:
         value = artifact.custom_properties["span"]
         return int(value.int_value or value.double_value or value.string_value or 0)
     return None
+
+
+def _pushed(artifact) -> bool:
+    value = artifact.custom_properties["pushed"]
+    return (value.int_value or value.double_value) == 1
 
 
 def producer(store, artifact_id: int) -> int | None:
@@ -42,11 +48,10 @@ def inputs(store, execution_id: int, key: str) -> list[int]:
 
 def served_training_examples(store) -> list[int]:
     """Ids of the raw Examples the newest pushed model was trained on (empty if none)."""
-    pushed = [
-        a
-        for a in store.get_artifacts_by_type("PushedModel")
-        if a.custom_properties["pushed"].int_value == 1
-    ]
+    # The local layout's type name, and KFP's (its launcher keeps TFX's schema title).
+    candidates = [*store.get_artifacts_by_type("PushedModel")]
+    candidates += store.get_artifacts_by_type("tfx.PushedModel")
+    pushed = [a for a in candidates if "pushed" in a.custom_properties and _pushed(a)]
     for pushed_model in sorted(pushed, key=lambda a: a.id, reverse=True):
         ids = [pushed_model.id]
         for key in ("model", "examples", "examples"):  # Pusher ← Trainer ← Transform
@@ -81,7 +86,7 @@ class DriftBaselineStrategy(resolver.ResolverStrategy):
     ) -> dict[str, list[types.Artifact]]:
         examples = input_dict.get(EXAMPLES_KEY, [])
         current = {a.id for a in examples}
-        current_span = max((_span(a.mlmd_artifact) or 0 for a in examples), default=0)
+        current_span = max((span_of(a.mlmd_artifact) or 0 for a in examples), default=0)
 
         # Earlier statistics, each with the examples it describes and their span.
         earlier = []
@@ -90,7 +95,7 @@ class DriftBaselineStrategy(resolver.ResolverStrategy):
             source = inputs(store, made_by, EXAMPLES_KEY)[:1] if made_by else []
             if source and source[0] not in current:
                 (described,) = store.get_artifacts_by_id(source)
-                earlier.append((statistics, described.id, _span(described)))
+                earlier.append((statistics, described.id, span_of(described)))
 
         served = set(served_training_examples(store))
         of_served = [e for e in earlier if e[1] in served]

@@ -328,10 +328,17 @@ def kubeflow_compile(
     help="Kubernetes service account the run's pods use (kubeflow/manifests creates "
     "penguins-pipeline-runner).  [default: KFP's pipeline-runner]",
 )
+@click.option(
+    "--pipeline-root",
+    default=None,
+    help="Where the run's artifacts go (minio://, s3://, gs://), sent in the run's runtime "
+    "config as KFP reads it.  [default: the root the spec was compiled with]",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def kubeflow_deploy(
     host,
     spec_path,
+    pipeline_root,
     pipeline_name,
     experiment,
     run_name,
@@ -355,6 +362,7 @@ def kubeflow_deploy(
             namespace=namespace,
             token=token or None,
             service_account=service_account,
+            pipeline_root=pipeline_root,
         )
     except kfp_deploy.DeployError as e:
         _fail(str(e))

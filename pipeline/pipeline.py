@@ -27,9 +27,6 @@ from tfx.components import (
 from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGen
 from tfx.dsl.components.common.resolver import Resolver
 from tfx.dsl.experimental.conditionals.conditional import Cond
-from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import (
-    LatestBlessedModelStrategy,
-)
 from tfx.dsl.placeholder import placeholder as ph
 from tfx.orchestration.pipeline import Pipeline
 from tfx.proto import example_gen_pb2, pusher_pb2, range_config_pb2, trainer_pb2
@@ -40,6 +37,7 @@ from components.data_gate import DataGate
 from components.drift import DriftValidator
 from components.drift_baseline import DriftBaselineStrategy
 from components.infra_validator.component import InfraValidator
+from components.mlmd_baseline.component import DriftBaselineStatistics, LatestBlessedModel
 from components.pusher.component import Pusher
 from components.span_range import SpanRangeStrategy
 from components.transform_cache import ReusableTransformCacheStrategy
@@ -80,10 +78,12 @@ def _validation(config: PipelineConfig, example_gen, on_kubeflow: bool):
     example_validator = ExampleValidator(
         statistics=statistics, schema=curated_schema.outputs["schema"]
     )
-    # The baseline comes from MLMD, which only the local runner lets a resolver query:
-    # on Kubeflow the drift check has no baseline (KFP compiles stock strategies only).
-    drift_baseline = None
-    if not on_kubeflow:
+    # The baseline comes from MLMD: locally a resolver asks it; on Kubeflow, whose backend
+    # runs no resolver, a task of ours asks KFP's ML Metadata the same question.
+    if on_kubeflow:
+        # KFP 2.0.5 compiles a task name with "_" into an Argo `depends` it cannot parse.
+        drift_baseline = DriftBaselineStatistics(examples=examples).with_id("DriftBaseline")
+    else:
         drift_baseline = Resolver(
             strategy_class=DriftBaselineStrategy,
             examples=examples,
@@ -96,7 +96,7 @@ def _validation(config: PipelineConfig, example_gen, on_kubeflow: bool):
     drift_validator = DriftValidator(
         statistics=statistics,
         schema=curated_schema.outputs["schema"],
-        baseline_statistics=drift_baseline.outputs["statistics"] if drift_baseline else None,
+        baseline_statistics=drift_baseline.outputs["statistics"],
         accept_drift=accepted,
         accepted_by=f"--accept-drift {accepted}" if accepted else "",
     )
@@ -105,9 +105,7 @@ def _validation(config: PipelineConfig, example_gen, on_kubeflow: bool):
         anomalies=example_validator.outputs["anomalies"],
         drift_report=drift_validator.outputs["report"],
     )
-    nodes = [statistics_gen, inferred_schema, curated_schema, example_validator]
-    if drift_baseline:
-        nodes.append(drift_baseline)
+    nodes = [statistics_gen, inferred_schema, curated_schema, example_validator, drift_baseline]
     return [*nodes, drift_validator, data_gate], curated_schema.outputs["schema"], data_gate
 
 
@@ -161,9 +159,10 @@ def create_pipeline(
     """The whole pipeline for `config`.
 
     `metadata_connection_config` None means Kubeflow, where KFP records lineage in its own
-    MLMD. Two resolvers are local-only because KubeflowV2DagRunner compiles only the stock
-    latest-artifact and latest-blessed-model strategies: analyzer-cache reuse (a speed-up;
-    on Kubeflow Transform analyses from scratch) and span ranges (refused there).
+    MLMD. KFP's backend runs no resolver: there, the two baselines (the Evaluator's and
+    the drift check's) are found by tasks of ours that query KFP's ML Metadata, and the
+    other two resolvers are local-only: analyzer-cache reuse (a speed-up; on Kubeflow
+    Transform analyses from scratch) and span ranges (refused there).
     """
     on_kubeflow = metadata_connection_config is None
     if on_kubeflow and config.spans.is_range:
@@ -232,25 +231,18 @@ def create_pipeline(
     )
     model = trainer.outputs["model"]
 
-    # The model the candidate must not regress from. Locally: the latest blessed model
-    # other than the candidate (so an identical re-run is a cache hit); on Kubeflow, whose
-    # compiler knows only stock strategies, TFX's latest blessed model.
-    model_channel = Channel(type=standard_artifacts.Model)
-    blessing_channel = Channel(type=standard_artifacts.ModelBlessing)
+    # The model the candidate must not regress from: the latest blessed model other than
+    # the candidate (so an identical re-run is a cache hit). Locally a resolver finds it;
+    # on Kubeflow a task of ours asks KFP's ML Metadata.
     if on_kubeflow:
-        baseline = Resolver(
-            strategy_class=LatestBlessedModelStrategy,
-            model=model_channel,
-            model_blessing=blessing_channel,
-        )
+        baseline = LatestBlessedModel(candidate=model).with_id("LatestBlessedModel")
     else:
         baseline = Resolver(
             strategy_class=LatestOtherBlessedModelStrategy,
             candidate=model,
-            model=model_channel,
-            model_blessing=blessing_channel,
-        )
-    baseline = baseline.with_id("latest_blessed_model")
+            model=Channel(type=standard_artifacts.Model),
+            model_blessing=Channel(type=standard_artifacts.ModelBlessing),
+        ).with_id("latest_blessed_model")
     evaluator = Evaluator(
         examples=training_examples,
         model=model,

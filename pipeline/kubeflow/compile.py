@@ -71,7 +71,9 @@ def compile_spec(config: PipelineConfig, settings: KubeflowSettings) -> list[dic
     remote = dataclasses.replace(config, remote=settings.locations(config.model_name))
     with tempfile.TemporaryDirectory() as tmp:
         KubeflowV2DagRunner(
-            config=KubeflowV2DagRunnerConfig(default_image=settings.image),
+            config=KubeflowV2DagRunnerConfig(
+                default_image=settings.image, use_pipeline_spec_2_1=True
+            ),
             output_dir=tmp,
             output_filename="pipeline.yaml",
         ).run(create_pipeline(remote, metadata_connection_config=None))
@@ -80,6 +82,7 @@ def compile_spec(config: PipelineConfig, settings: KubeflowSettings) -> list[dic
     # KFP reads the pipeline root from the spec (Vertex from the job): set it here.
     spec["defaultPipelineRoot"] = settings.pipeline_root
     _use_entrypoint(spec)
+    _driver_tasks(spec)
     _fix_condition_keys(spec)
     _set_resources(spec, settings)
     return [spec, _platform_spec(settings)]
@@ -138,7 +141,70 @@ def _use_entrypoint(spec: dict) -> None:
         _replace_module(container, TFX_EXECUTOR_MODULE, ["executor"], extra)
         hook = container.get("lifecycle", {}).get("preCacheCheck")
         if hook:
-            _replace_module(hook, TFX_DRIVER_MODULE, ["driver"], extra)
+            _replace_module(hook, TFX_DRIVER_MODULE, ["resolve"], extra)
+
+
+def _driver_tasks(spec: dict) -> None:
+    """Each `preCacheCheck` hook (ExampleGen's driver, which only Vertex AI runs) becomes a
+    task of its own, never cached, whose outputs (span, fingerprint, resolved pattern) are
+    the component's inputs: KFP's cache key then follows the data."""
+    components = _executor_components(spec)
+    executors = spec["deploymentSpec"]["executors"]
+    tasks = spec["root"]["dag"]["tasks"]
+    for label, executor in list(executors.items()):
+        hook = executor.get("container", {}).pop("lifecycle", {}).get("preCacheCheck")
+        if not hook:
+            continue
+        component = components[label]
+        name = next(n for n, c in spec["components"].items() if c is component)
+        # Not "-driver": KFP names each task's own driver step so.
+        driver = f"{name}-span"
+        executors[f"{driver}_executor"] = {
+            "container": {"image": executor["container"]["image"], **hook}
+        }
+        outputs = {
+            "input_config": "STRING",
+            "input_fingerprint": "STRING",
+            "span": "NUMBER_INTEGER",
+        }
+        spec["components"][driver] = {
+            "executorLabel": f"{driver}_executor",
+            "inputDefinitions": json.loads(json.dumps(component["inputDefinitions"])),
+            "outputDefinitions": {
+                "parameters": {k: {"parameterType": t} for k, t in outputs.items()}
+            },
+        }
+        for task_name, task in list(tasks.items()):
+            if task["componentRef"]["name"] != name:
+                continue
+            driver_task = f"{task_name}-span"
+            tasks[driver_task] = {
+                "componentRef": {"name": driver},
+                "inputs": json.loads(json.dumps(task["inputs"])),
+                "taskInfo": {"name": driver_task},
+                "cachingOptions": {},  # it reads the files every time: that is its job
+            }
+            parameters = task["inputs"].setdefault("parameters", {})
+            for key in outputs:
+                parameters[key] = {
+                    "taskOutputParameter": {
+                        "producerTask": driver_task,
+                        "outputParameterKey": key,
+                    }
+                }
+            task.setdefault("dependentTasks", []).append(driver_task)
+        component_parameters = component["inputDefinitions"].setdefault("parameters", {})
+        for key, parameter_type in outputs.items():
+            component_parameters.setdefault(key, {"parameterType": parameter_type})
+        _declare_parameters(executor["container"], component["inputDefinitions"])
+
+
+def _declare_parameters(container: dict, inputs: dict) -> None:
+    """Updates the inputs spec passed to the executor after inputs were added."""
+    args = container["args"]
+    for i, arg in enumerate(args[:-1]):
+        if arg == "--json_serialized_inputs_spec_args":
+            args[i + 1] = json.dumps(inputs, sort_keys=True)
 
 
 def _replace_module(container: dict, module: str, mode: list[str], extra: list[str]) -> None:

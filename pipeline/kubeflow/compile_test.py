@@ -40,11 +40,41 @@ def _containers(spec):
 def test_every_local_component_is_a_task(spec):
     tasks = set(spec["root"]["dag"]["tasks"])
     assert tasks >= COMPONENTS
-    # The latest-blessed-model resolver compiles to KFP's own two resolver tasks.
-    assert tasks - COMPONENTS == {
-        "latest_blessed_model-model-blessing-resolver",
-        "latest_blessed_model-model-resolver",
-    }
+    # The two baselines are tasks of ours that query KFP's ML Metadata, and ExampleGen's
+    # driver is a task of its own.
+    assert tasks - COMPONENTS == {"LatestBlessedModel", "DriftBaseline", "CsvExampleGen-span"}
+
+
+def test_the_spec_is_what_the_kfp_backend_accepts(spec):
+    # backend/src/apiserver/template/v2_template.go refuses any other schema version.
+    assert spec["schemaVersion"] == "2.1.0"
+    executors = spec["deploymentSpec"]["executors"].values()
+    # KFP's v2 compiler refuses resolver executors; Vertex-only lifecycle hooks never run.
+    assert all(set(e) == {"container"} for e in executors)
+    assert not any("lifecycle" in e["container"] for e in executors)
+    for name, component in spec["components"].items():
+        for side in ("inputDefinitions", "outputDefinitions"):
+            for key, parameter in component.get(side, {}).get("parameters", {}).items():
+                assert parameter.get("parameterType"), (name, side, key)
+    for name, task in spec["root"]["dag"]["tasks"].items():
+        for key, value in task.get("inputs", {}).get("parameters", {}).items():
+            assert "constant" in value.get("runtimeValue", {}) or "taskOutputParameter" in value
+            assert "constantValue" not in value.get("runtimeValue", {}), (name, key)
+
+
+def test_example_gen_reads_the_span_its_uncached_driver_task_resolved(spec):
+    tasks = spec["root"]["dag"]["tasks"]
+    driver, example_gen = tasks["CsvExampleGen-span"], tasks["CsvExampleGen"]
+    assert not driver["cachingOptions"].get("enableCache")
+    assert example_gen["cachingOptions"]["enableCache"]
+    for key in ("input_config", "input_fingerprint", "span"):
+        source = example_gen["inputs"]["parameters"][key]["taskOutputParameter"]
+        assert source == {"producerTask": "CsvExampleGen-span", "outputParameterKey": key}
+    declared = spec["components"]["CsvExampleGen"]["inputDefinitions"]["parameters"]
+    assert declared["input_fingerprint"] == {"parameterType": "STRING"}
+    assert "input_fingerprint" not in (
+        spec["components"]["CsvExampleGen-span"]["inputDefinitions"]["parameters"]
+    )
 
 
 def test_dependencies_keep_the_gates_in_front(spec):
@@ -53,34 +83,32 @@ def test_dependencies_keep_the_gates_in_front(spec):
     assert {"Evaluator", "InfraValidator", "Trainer"} <= set(tasks["Pusher"]["dependentTasks"])
     evaluator_inputs = tasks["Evaluator"]["inputs"]["artifacts"]
     baseline = evaluator_inputs["baseline_model"]["taskOutputArtifact"]
-    assert baseline["producerTask"] == "latest_blessed_model-model-resolver"
+    assert baseline == {"producerTask": "LatestBlessedModel", "outputArtifactKey": "model"}
+    drift_inputs = tasks["DriftValidator"]["inputs"]["artifacts"]
+    drift = drift_inputs["baseline_statistics"]["taskOutputArtifact"]
+    assert drift == {"producerTask": "DriftBaseline", "outputArtifactKey": "statistics"}
 
 
 def test_every_task_runs_the_image_through_the_fixing_entrypoint(spec):
     containers = _containers(spec)
-    assert len(containers) == len(COMPONENTS)
+    assert len(containers) == len(COMPONENTS) + 3  # the two baseline tasks, the driver
     for label, container in containers.items():
         assert container["image"] == IMAGE, label
-        assert container["command"] == ["python", "-m", kfp_compile.ENTRYPOINT_MODULE, "executor"]
+        mode = "resolve" if label == "CsvExampleGen-span_executor" else "executor"
+        assert container["command"] == ["python", "-m", kfp_compile.ENTRYPOINT_MODULE, mode]
         declared = json.loads(container["args"][container["args"].index("--artifact_types") + 1])
         titles = [t for side in declared.values() for t in side.values()]
         assert all(t.startswith(("tfx.", "penguins.")) for t in titles), titles
-    driver = containers["CsvExampleGen_executor"]["lifecycle"]["preCacheCheck"]
-    assert driver["command"][-2:] == [kfp_compile.ENTRYPOINT_MODULE, "driver"]
 
 
 def test_every_executor_class_and_module_the_spec_names_imports(spec):
     for label, container in _containers(spec).items():
         args = container["args"]
-        module, _, name = args[args.index("--executor_class_path") + 1].rpartition(".")
-        assert hasattr(importlib.import_module(module), name), label
-        for command in (container["command"], *_hook_commands(container)):
-            assert importlib.util.find_spec(command[command.index("-m") + 1]), command
-
-
-def _hook_commands(container):
-    hook = container.get("lifecycle", {}).get("preCacheCheck")
-    return [hook["command"]] if hook else []
+        if "--executor_class_path" in args:
+            module, _, name = args[args.index("--executor_class_path") + 1].rpartition(".")
+            assert hasattr(importlib.import_module(module), name), label
+        command = container["command"]
+        assert importlib.util.find_spec(command[command.index("-m") + 1]), command
 
 
 def test_pusher_runs_only_with_both_blessings_read_from_its_own_inputs(spec):
@@ -97,11 +125,9 @@ def test_pusher_runs_only_with_both_blessings_read_from_its_own_inputs(spec):
 def test_locations_are_the_images_and_the_pipeline_roots(spec):
     tasks = spec["root"]["dag"]["tasks"]
     example_gen = tasks["CsvExampleGen"]["inputs"]["parameters"]
-    assert example_gen["input_base"]["runtimeValue"]["constantValue"]["stringValue"] == (
-        kfp_compile.IMAGE_DATA_ROOT
-    )
+    assert example_gen["input_base"]["runtimeValue"]["constant"] == kfp_compile.IMAGE_DATA_ROOT
     push = tasks["Pusher"]["inputs"]["parameters"]["push_destination"]
-    assert "/mnt/serving/penguins" in push["runtimeValue"]["constantValue"]["stringValue"]
+    assert "/mnt/serving/penguins" in push["runtimeValue"]["constant"]
     assert "/work/" not in json.dumps(spec) and "/tmp/" not in json.dumps(spec)
 
 
@@ -134,7 +160,7 @@ def test_cli_compiles_to_the_given_file(tmp_path):
         ["kubeflow", "compile", "--image", IMAGE, "--pipeline-root", "gs://b/p", "--output", out],
     )
     assert result.exit_code == 0, result.output
-    assert "15 tasks" in result.output
+    assert "16 tasks" in result.output
     assert kfp_compile.load(out)[0]["defaultPipelineRoot"] == "gs://b/p"
 
 

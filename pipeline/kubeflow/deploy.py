@@ -56,6 +56,7 @@ def deploy(
     namespace: str | None = None,
     token: str | None = None,
     service_account: str | None = None,
+    pipeline_root: str | None = None,
     timeout_s: float = DEFAULT_TIMEOUT_S,
 ) -> DeployResult:
     """Uploads `spec_path` to the KFP API at `host` and runs it; see the module docstring.
@@ -64,6 +65,10 @@ def deploy(
     service-account token KFP projects into pods (`KF_PIPELINES_SA_TOKEN_PATH`), else what
     kfp reads from ~/.config/kfp/context.json. `timeout_s` bounds
     connecting and each answer, and a failed connection is not retried.
+
+    `pipeline_root` (default: the spec's `defaultPipelineRoot`, which `penguins kubeflow
+    compile` writes) goes in the run's runtime config: open-source KFP's driver reads the
+    root from there, then from the `kfp-launcher` ConfigMap, and never from the spec.
     """
     host = host.rstrip("/")
     with _as_deploy_error(host, token, timeout_s):
@@ -71,7 +76,12 @@ def deploy(
             raise ValueError("the host must start with http:// or https://")
         if not pipeline_name.strip():
             raise ValueError("the pipeline name is empty")
-        _check_spec(Path(spec_path))
+        spec = _check_spec(Path(spec_path))
+        pipeline_root = pipeline_root or spec.get("defaultPipelineRoot")
+        if pipeline_root is not None and "://" not in pipeline_root:
+            raise ValueError(
+                f"pipeline root {pipeline_root!r} must be a URI (minio://, s3://, gs://)"
+            )
 
         timeout = (timeout_s, timeout_s)  # (connect, read); kfp_server_api ignores a lone float
         client = _Client(
@@ -118,7 +128,9 @@ def deploy(
                     pipeline_id=version.pipeline_id,
                     pipeline_version_id=version.pipeline_version_id,
                 ),
-                runtime_config=kfp_server_api.V2beta1RuntimeConfig(parameters={}),
+                runtime_config=kfp_server_api.V2beta1RuntimeConfig(
+                    parameters={}, pipeline_root=pipeline_root
+                ),
                 service_account=service_account,
             ),
             _request_timeout=timeout,
@@ -168,8 +180,8 @@ class _Client(kfp.Client):
         return self.healthzs.get_healthz(_request_timeout=self.request_timeout)
 
 
-def _check_spec(path: Path) -> None:
-    """Raises ValueError unless `path` is a YAML file that looks like a KFP pipeline spec."""
+def _check_spec(path: Path) -> dict:
+    """The pipeline spec in `path`; ValueError unless it looks like a KFP pipeline spec."""
     if not path.is_file():
         raise ValueError(f"spec file {path} not found")
     # The KFP API server recognises an uploaded spec by its file name.
@@ -184,6 +196,7 @@ def _check_spec(path: Path) -> None:
     missing = [key for key in ("pipelineInfo", "root") if key not in spec]
     if missing:
         raise ValueError(f"{path} is not a KFP pipeline spec (no {' or '.join(missing)})")
+    return spec
 
 
 def _name_filter(name: str) -> str:
@@ -255,8 +268,18 @@ def _server_message(err: kfp_server_api.ApiException) -> str:
     with contextlib.suppress(ValueError):
         answer = json.loads(body)
         if isinstance(answer, dict):
-            body = answer.get("message") or answer.get("error") or body
-    return _shorten(str(body)) or str(err.reason)
+            # The upload handler answers `error_message`, the gRPC gateway `message`.
+            body = answer.get("error_message") or answer.get("message") or answer.get("error")
+            body = body or json.dumps(answer)
+    # KFP wraps each cause in its caller's words, the root cause last: keep the end.
+    return _shorten_keeping_end(" ".join(str(body).split())) or str(err.reason)
+
+
+def _shorten_keeping_end(text: str, width: int = 240) -> str:
+    if len(text) <= width:
+        return text
+    tail = text[-width:]
+    return "... " + tail[tail.find(" ") + 1 :]
 
 
 def _shorten(text: str, width: int = 200) -> str:
