@@ -101,3 +101,44 @@ def test_custom_types_map_to_importable_classes():
 
     for title, class_path in entrypoint.CUSTOM_TYPES.items():
         assert title == import_utils.import_class_by_path(class_path).TYPE_NAME
+
+
+def test_an_absent_baseline_is_left_out_and_inputs_keep_their_remote_uri():
+    executor_input = {
+        "inputs": {
+            "artifacts": {
+                "baseline_model": {
+                    "artifacts": [
+                        {
+                            "uri": "minio://b/x",
+                            "type": {"schemaTitle": "tfx.Model"},
+                            "metadata": {"absent": 1.0},
+                        }
+                    ]
+                },
+                "model": {
+                    "artifacts": [
+                        {"uri": "minio://b/m", "type": {"schemaTitle": "tfx.Model"}, "metadata": {}}
+                    ]
+                },
+            }
+        },
+        "outputs": {"artifacts": {}, "outputFile": "/tmp/out.json"},
+    }
+    repaired, _ = entrypoint.repair_executor_input(executor_input, {}, mount_root="/mnt")
+    artifacts = repaired["inputs"]["artifacts"]
+    assert set(artifacts) == {"model"}
+    (model,) = artifacts["model"]["artifacts"]
+    assert model["uri"] == "/mnt/minio/b/m"
+    assert model["metadata"]["remote_uri"] == "minio://b/m"
+
+
+def test_example_gen_output_gets_the_span_its_driver_task_resolved(tmp_path):
+    output = tmp_path / "executor_output.json"
+    artifact = {"uri": "/mnt/minio/b/e", "metadata": {"split_names": "[]"}}
+    output.write_text(json.dumps({"artifacts": {"examples": {"artifacts": [artifact]}}}))
+    resolved = {"span": 3.0, "input_fingerprint": "split:all,num_files:1"}
+    entrypoint.restore_uris(str(output), {"/mnt/minio/b/e": "minio://b/e"}, resolved)
+    (written,) = json.loads(output.read_text())["artifacts"]["examples"]["artifacts"]
+    assert written["uri"] == "minio://b/e"
+    assert written["metadata"] == {"split_names": "[]", **resolved}
