@@ -26,9 +26,25 @@ def span_of(artifact) -> int | None:
     return None
 
 
-def _pushed(artifact) -> bool:
-    value = artifact.custom_properties["pushed"]
-    return (value.int_value or value.double_value) == 1
+def number(artifact, key: str) -> float | None:
+    """A numeric custom property (int locally, double from KFP's launcher), else None."""
+    if key not in artifact.custom_properties:
+        return None
+    value = artifact.custom_properties[key]
+    kind = value.WhichOneof("value")
+    if kind in ("int_value", "double_value"):
+        return float(getattr(value, kind))
+    try:
+        return float(value.string_value)
+    except ValueError:
+        return None
+
+
+def artifacts_of_type(store, name: str) -> list:
+    """Artifacts of TFX type `name`, newest first, under the local layout's type name and
+    KFP's (its launcher keeps TFX's schema title, `tfx.<name>`)."""
+    found = [*store.get_artifacts_by_type(name), *store.get_artifacts_by_type(f"tfx.{name}")]
+    return sorted(found, key=lambda a: a.id, reverse=True)
 
 
 def producer(store, artifact_id: int) -> int | None:
@@ -48,11 +64,8 @@ def inputs(store, execution_id: int, key: str) -> list[int]:
 
 def served_training_examples(store) -> list[int]:
     """Ids of the raw Examples the newest pushed model was trained on (empty if none)."""
-    # The local layout's type name, and KFP's (its launcher keeps TFX's schema title).
-    candidates = [*store.get_artifacts_by_type("PushedModel")]
-    candidates += store.get_artifacts_by_type("tfx.PushedModel")
-    pushed = [a for a in candidates if "pushed" in a.custom_properties and _pushed(a)]
-    for pushed_model in sorted(pushed, key=lambda a: a.id, reverse=True):
+    pushed = [a for a in artifacts_of_type(store, "PushedModel") if number(a, "pushed") == 1]
+    for pushed_model in pushed:
         ids = [pushed_model.id]
         for key in ("model", "examples", "examples"):  # Pusher ← Trainer ← Transform
             execution_id = producer(store, ids[0]) if ids else None
@@ -78,6 +91,34 @@ def statistics_of(store, examples_id: int):
     return None
 
 
+def described_examples(store, statistics_id: int, exclude_ids=frozenset()):
+    """The Examples that statistics `statistics_id` describe, unless in `exclude_ids`."""
+    made_by = producer(store, statistics_id)
+    source = inputs(store, made_by, EXAMPLES_KEY)[:1] if made_by else []
+    if not source or source[0] in exclude_ids:
+        return None
+    return store.get_artifacts_by_id(source)[0]
+
+
+def pick_baseline(store, earlier: list[tuple], current_span: int):
+    """From (statistics, the Examples they describe) pairs, the baseline: statistics of the
+    served model's training data, else of a span before `current_span`; of those, the
+    newest span, then the newest statistics. None when no pair qualifies."""
+    served = set(served_training_examples(store))
+    of_served = [pair for pair in earlier if pair[1].id in served]
+    of_previous = [
+        pair
+        for pair in earlier
+        if (span_of(pair[1]) is not None) and span_of(pair[1]) < current_span
+    ]
+    best = max(
+        of_served or of_previous,
+        key=lambda pair: (span_of(pair[1]) or 0, pair[0].id),
+        default=None,
+    )
+    return best[0] if best else None
+
+
 class DriftBaselineStrategy(resolver.ResolverStrategy):
     """Inputs: `examples` (this run's) and `statistics` (every StatisticsGen output)."""
 
@@ -88,17 +129,10 @@ class DriftBaselineStrategy(resolver.ResolverStrategy):
         current = {a.id for a in examples}
         current_span = max((span_of(a.mlmd_artifact) or 0 for a in examples), default=0)
 
-        # Earlier statistics, each with the examples it describes and their span.
-        earlier = []
-        for statistics in input_dict.get(STATISTICS_KEY, []):
-            made_by = producer(store, statistics.id)
-            source = inputs(store, made_by, EXAMPLES_KEY)[:1] if made_by else []
-            if source and source[0] not in current:
-                (described,) = store.get_artifacts_by_id(source)
-                earlier.append((statistics, described.id, span_of(described)))
-
-        served = set(served_training_examples(store))
-        of_served = [e for e in earlier if e[1] in served]
-        of_previous = [e for e in earlier if e[2] is not None and e[2] < current_span]
-        best = max(of_served or of_previous, key=lambda e: (e[2] or 0, e[0].id), default=None)
-        return {EXAMPLES_KEY: examples, STATISTICS_KEY: [best[0]] if best else []}
+        # Earlier statistics, each with the examples it describes.
+        earlier = [
+            (statistics, described_examples(store, statistics.id, exclude_ids=current))
+            for statistics in input_dict.get(STATISTICS_KEY, [])
+        ]
+        best = pick_baseline(store, [pair for pair in earlier if pair[1]], current_span)
+        return {EXAMPLES_KEY: examples, STATISTICS_KEY: [best] if best else []}

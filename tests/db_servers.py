@@ -86,7 +86,7 @@ def _binary(name: str, package: str, folders: tuple[str, ...] = ()) -> str:
     return found
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
@@ -99,7 +99,7 @@ def _run(command: list[str], what: str) -> None:
         raise RuntimeError(f"{what} failed ({result.returncode}): {detail}")
 
 
-def _wait_for_port(port: int, what: str, log: Path, alive=lambda: True) -> None:
+def wait_for_port(port: int, what: str, log: Path, alive=lambda: True) -> None:
     deadline = time.monotonic() + START_SECONDS
     while time.monotonic() < deadline and alive():
         with socket.socket() as probe:
@@ -128,7 +128,7 @@ def start_mariadb() -> Server:
         ],
         "mariadb-install-db",
     )
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [
             server,
@@ -165,7 +165,7 @@ def start_mariadb() -> Server:
         process,
     )
     try:
-        _wait_for_port(port, "mariadbd", log, alive=lambda: process.poll() is None)
+        wait_for_port(port, "mariadbd", log, alive=lambda: process.poll() is None)
         sql = (
             f"CREATE USER '{USER}'@'%' IDENTIFIED BY '{password}';"
             f" GRANT ALL PRIVILEGES ON *.* TO '{USER}'@'%';"
@@ -203,7 +203,7 @@ def start_postgresql() -> Server:
         ],
         "initdb",
     )
-    port = _free_port()
+    port = free_port()
     options = f"-c listen_addresses=127.0.0.1 -p {port} -k {folder} -c fsync=off"
     _run(
         [*as_postgres, pg_ctl, "-D", str(data), "-o", options, "-l", str(log), "-w", "start"],

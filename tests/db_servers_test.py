@@ -16,5 +16,5 @@ def test_a_missing_server_names_the_package_to_install():
 
 
 def test_free_ports_are_on_loopback_and_usable():
-    port = db_servers._free_port()
+    port = db_servers.free_port()
     assert 1024 < port < 65536

@@ -250,10 +250,14 @@ class ConformanceRun:
         outputs_definition = component.get("outputDefinitions", {}).get("artifacts", {})
         if "resolver" in executor:
             queries = executor["resolver"]["outputArtifactQueries"]
-            return "succeeded", {
-                key: _query(query["filter"], self.registry, inputs)
-                for key, query in queries.items()
-            }, {}
+            return (
+                "succeeded",
+                {
+                    key: _query(query["filter"], self.registry, inputs)
+                    for key, query in queries.items()
+                },
+                {},
+            )
 
         task_dir = f"{self.run_id}/{name}"
         outputs = {
@@ -342,7 +346,7 @@ def _deploy_to_kfp(spec_path: Path, pipeline_root: str, workdir: Path, report: d
         result = kfp_deploy.deploy(spec_path, host=server.host, pipeline_name="penguins")
         ((name, workflow),) = server.workflows().items()
     (workdir / "workflow.json").write_text(json.dumps(workflow, indent=2))
-    if f'\\"gcsOutputDirectory\\":\\"{pipeline_root}\\"' not in json.dumps(workflow):
+    if apiserver.runtime_config(workflow).get("gcsOutputDirectory") != pipeline_root:
         raise RuntimeError(f"run {result.run_id}: the workflow does not run under {pipeline_root}")
     report["kfp_run"] = {"run_id": result.run_id, "workflow": str(workdir / "workflow.json")}
     return name

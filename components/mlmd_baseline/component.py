@@ -12,19 +12,19 @@ from __future__ import annotations
 from tfx import types
 from tfx.dsl.components.base import base_component, executor_spec
 from tfx.types import standard_artifacts
-from tfx.types.component_spec import ChannelParameter, ExecutionParameter
+from tfx.types.component_spec import ChannelParameter
 
 from components.mlmd_baseline import executor
 
 
 class _BlessedModelSpec(types.ComponentSpec):
-    PARAMETERS = {"baseline": ExecutionParameter(type=str)}
+    PARAMETERS = {}
     INPUTS = {"candidate": ChannelParameter(type=standard_artifacts.Model)}
     OUTPUTS = {"model": ChannelParameter(type=standard_artifacts.Model)}
 
 
 class _DriftStatisticsSpec(types.ComponentSpec):
-    PARAMETERS = {"baseline": ExecutionParameter(type=str)}
+    PARAMETERS = {}
     INPUTS = {"examples": ChannelParameter(type=standard_artifacts.Examples)}
     OUTPUTS = {"statistics": ChannelParameter(type=standard_artifacts.ExampleStatistics)}
 
@@ -33,14 +33,13 @@ class LatestBlessedModel(base_component.BaseComponent):
     """The Evaluator's baseline: the newest blessed model other than `candidate`."""
 
     SPEC_CLASS = _BlessedModelSpec
-    EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)
+    EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.BlessedModelExecutor)
 
     def __init__(self, candidate: types.BaseChannel):
         super().__init__(
             _BlessedModelSpec(
                 candidate=candidate,
                 model=types.Channel(type=standard_artifacts.Model),
-                baseline=executor.BLESSED_MODEL,
             )
         )
 
@@ -50,13 +49,12 @@ class DriftBaselineStatistics(base_component.BaseComponent):
     on, else of the span before `examples`' span."""
 
     SPEC_CLASS = _DriftStatisticsSpec
-    EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)
+    EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.DriftStatisticsExecutor)
 
     def __init__(self, examples: types.BaseChannel):
         super().__init__(
             _DriftStatisticsSpec(
                 examples=examples,
                 statistics=types.Channel(type=standard_artifacts.ExampleStatistics),
-                baseline=executor.DRIFT_STATISTICS,
             )
         )

@@ -1,4 +1,4 @@
-"""Executor of the baseline tasks: connect to ML Metadata, ask `query`, hand the answer on."""
+"""Executors of the baseline tasks: connect to ML Metadata, ask `query`, hand the answer on."""
 
 from __future__ import annotations
 
@@ -14,8 +14,6 @@ from tfx.types import artifact_utils
 
 from components.mlmd_baseline import query
 
-BLESSED_MODEL = "blessed_model"
-DRIFT_STATISTICS = "drift_statistics"
 # Set on an input artifact by the Kubeflow entrypoint: the URI KFP knows it by (the
 # executor itself sees the launcher's local copy).
 REMOTE_URI_PROPERTY = "remote_uri"
@@ -65,24 +63,21 @@ def hand_on(found: metadata_store_pb2.Artifact | None, output: types.Artifact) -
             output.set_string_custom_property(key, str(raw))
 
 
-class Executor(base_executor.BaseExecutor):
-    def Do(
-        self,
-        input_dict: dict[str, list[types.Artifact]],
-        output_dict: dict[str, list[types.Artifact]],
-        exec_properties: dict[str, Any],
-    ) -> None:
-        store = connect()
-        baseline = exec_properties["baseline"]
-        if baseline == BLESSED_MODEL:
-            candidates = [remote_uri(a) for a in input_dict.get("candidate", [])]
-            found = query.latest_blessed_model(store, exclude_uris=candidates)
-            output = artifact_utils.get_single_instance(output_dict["model"])
-        elif baseline == DRIFT_STATISTICS:
-            examples = [remote_uri(a) for a in input_dict.get("examples", [])]
-            found = query.drift_baseline_statistics(store, examples_uris=examples)
-            output = artifact_utils.get_single_instance(output_dict["statistics"])
-        else:
-            raise ValueError(f"baseline must be {BLESSED_MODEL!r} or {DRIFT_STATISTICS!r}")
-        logging.info("%s baseline: %s", baseline, f"artifact {found.id}" if found else "none")
-        hand_on(found, output)
+def _remote_uris(artifacts: list[types.Artifact]) -> list[str]:
+    return [remote_uri(a) for a in artifacts]
+
+
+class BlessedModelExecutor(base_executor.BaseExecutor):
+    def Do(self, input_dict, output_dict, exec_properties: dict[str, Any]) -> None:
+        candidates = _remote_uris(input_dict.get("candidate", []))
+        found = query.latest_blessed_model(connect(), exclude_uris=candidates)
+        logging.info("baseline model: %s", f"artifact {found.id}" if found else "none")
+        hand_on(found, artifact_utils.get_single_instance(output_dict["model"]))
+
+
+class DriftStatisticsExecutor(base_executor.BaseExecutor):
+    def Do(self, input_dict, output_dict, exec_properties: dict[str, Any]) -> None:
+        examples = _remote_uris(input_dict.get("examples", []))
+        found = query.drift_baseline_statistics(connect(), examples_uris=examples)
+        logging.info("drift baseline: %s", f"artifact {found.id}" if found else "none")
+        hand_on(found, artifact_utils.get_single_instance(output_dict["statistics"]))

@@ -18,31 +18,11 @@ from components import drift_baseline
 Artifact = metadata_store_pb2.Artifact
 
 
-def artifacts_of_type(store, name: str) -> list[Artifact]:
-    """Artifacts of TFX type `name` under either layout's type name, newest first."""
-    found = [*store.get_artifacts_by_type(name), *store.get_artifacts_by_type(f"tfx.{name}")]
-    return sorted(found, key=lambda a: a.id, reverse=True)
-
-
-def number(artifact: Artifact, key: str) -> float | None:
-    """A numeric custom property (int, double or numeric string), else None."""
-    if key not in artifact.custom_properties:
-        return None
-    value = artifact.custom_properties[key]
-    kind = value.WhichOneof("value")
-    if kind in ("int_value", "double_value"):
-        return float(getattr(value, kind))
-    try:
-        return float(value.string_value)
-    except ValueError:
-        return None
-
-
 def latest_blessed_model(store, exclude_uris: Iterable[str] = ()) -> Artifact | None:
     """The newest Model an Evaluator blessed, other than those at `exclude_uris`."""
     excluded = set(exclude_uris)
-    for blessing in artifacts_of_type(store, "ModelBlessing"):
-        if number(blessing, "blessed") != 1:
+    for blessing in drift_baseline.artifacts_of_type(store, "ModelBlessing"):
+        if drift_baseline.number(blessing, "blessed") != 1:
             continue
         evaluation = drift_baseline.producer(store, blessing.id)
         model_ids = drift_baseline.inputs(store, evaluation, "model") if evaluation else []
@@ -53,31 +33,15 @@ def latest_blessed_model(store, exclude_uris: Iterable[str] = ()) -> Artifact | 
 
 
 def drift_baseline_statistics(store, examples_uris: Iterable[str]) -> Artifact | None:
-    """The statistics a span's drift is measured against: those of the newest span the
-    served model was trained on, else of the newest earlier span than the span at
-    `examples_uris`; None when there is neither."""
-    current = set(examples_uris)
-    current_spans = [
-        drift_baseline.span_of(a) or 0
-        for a in artifacts_of_type(store, "Examples")
-        if a.uri in current
+    """The statistics a span's drift is measured against (as the local resolver picks
+    them), for the span at `examples_uris`; None when there are none."""
+    uris = set(examples_uris)
+    current = {
+        a.id: a for a in drift_baseline.artifacts_of_type(store, "Examples") if a.uri in uris
+    }
+    current_span = max((drift_baseline.span_of(a) or 0 for a in current.values()), default=0)
+    earlier = [
+        (statistics, drift_baseline.described_examples(store, statistics.id, set(current)))
+        for statistics in drift_baseline.artifacts_of_type(store, "ExampleStatistics")
     ]
-    current_span = max(current_spans, default=0)
-
-    def described(statistics: Artifact) -> Artifact | None:
-        made_by = drift_baseline.producer(store, statistics.id)
-        source = drift_baseline.inputs(store, made_by, "examples")[:1] if made_by else []
-        found = store.get_artifacts_by_id(source)
-        return found[0] if found and found[0].uri not in current else None
-
-    earlier = [(s, described(s)) for s in artifacts_of_type(store, "ExampleStatistics")]
-    earlier = [(s, e) for s, e in earlier if e is not None]
-    served = set(drift_baseline.served_training_examples(store))
-    of_served = [(s, e) for s, e in earlier if e.id in served]
-    of_previous = [(s, e) for s, e in earlier if (drift_baseline.span_of(e) or 0) < current_span]
-    best = max(
-        of_served or of_previous,
-        key=lambda pair: (drift_baseline.span_of(pair[1]) or 0, pair[0].id),
-        default=None,
-    )
-    return best[0] if best else None
+    return drift_baseline.pick_baseline(store, [p for p in earlier if p[1]], current_span)

@@ -1,11 +1,15 @@
 """Compiles `create_pipeline` into a KFP v2 pipeline spec (open-source KFP and Vertex AI).
 
-KubeflowV2DagRunner writes the spec (without the pipeline root, which Vertex AI takes
-from the job: it is added as `defaultPipelineRoot`); four repairs follow, each for a gap:
+KubeflowV2DagRunner writes the spec, in KFP's schema 2.1.0 (the only one KFP's API server
+accepts), without the pipeline root (added as `defaultPipelineRoot`, which `deploy` sends
+with each run: open-source KFP's driver never reads it from the spec); repairs follow,
+each for a gap:
 - every task runs `pipeline.kubeflow.entrypoint` (TFX's executor entrypoint with the
   fixes open-source KFP v2 needs) instead of TFX's module;
-- each task is told its declared artifact types and parameter types, which the KFP
-  driver does not always pass on (`--artifact_types`, `--json_serialized_inputs_spec_args`);
+- each task is told its declared artifact types, which the KFP driver does not always
+  pass on (`--artifact_types`);
+- ExampleGen's driver, a `preCacheCheck` hook that only Vertex AI runs, becomes a task of
+  its own whose outputs are ExampleGen's inputs (see `_driver_tasks`);
 - the Pusher's trigger condition names its inputs by producer (`_Evaluator.blessing`),
   which the task does not declare: it is rewritten to the task's own input keys;
 - Transform and Trainer get resource requests, and the Pusher mounts the serving volume
@@ -23,6 +27,7 @@ from pathlib import Path
 import yaml
 
 from pipeline.config import PROJECT_ROOT, Locations, PipelineConfig
+from pipeline.kubeflow import entrypoint
 
 DEFAULT_SPEC_PATH = PROJECT_ROOT / "kubeflow" / "pipeline.yaml"
 ENTRYPOINT_MODULE = "pipeline.kubeflow.entrypoint"
@@ -79,7 +84,7 @@ def compile_spec(config: PipelineConfig, settings: KubeflowSettings) -> list[dic
         ).run(create_pipeline(remote, metadata_connection_config=None))
         spec = yaml.safe_load((Path(tmp) / "pipeline.yaml").read_text())
 
-    # KFP reads the pipeline root from the spec (Vertex from the job): set it here.
+    # The root `deploy` sends with each run unless told another (Vertex reads it here).
     spec["defaultPipelineRoot"] = settings.pipeline_root
     _use_entrypoint(spec)
     _driver_tasks(spec)
@@ -123,7 +128,7 @@ def _use_entrypoint(spec: dict) -> None:
     for label, executor in spec["deploymentSpec"]["executors"].items():
         container = executor.get("container")
         if container is None:
-            continue  # a resolver: KFP runs it
+            continue  # not a container (none in our specs: KFP runs no resolver)
         component = components[label]
         inputs, outputs = (
             component.get("inputDefinitions", {}),
@@ -132,12 +137,8 @@ def _use_entrypoint(spec: dict) -> None:
         declared = json.dumps(
             {"inputs": _types(inputs), "outputs": _types(outputs)}, sort_keys=True
         )
-        extra = [
-            "--artifact_types",
-            declared,
-            "--json_serialized_inputs_spec_args",
-            json.dumps(inputs, sort_keys=True),
-        ]
+        # TFX passes the inputs spec itself (`--json_serialized_inputs_spec_args`).
+        extra = ["--artifact_types", declared]
         _replace_module(container, TFX_EXECUTOR_MODULE, ["executor"], extra)
         hook = container.get("lifecycle", {}).get("preCacheCheck")
         if hook:
@@ -162,11 +163,7 @@ def _driver_tasks(spec: dict) -> None:
         executors[f"{driver}_executor"] = {
             "container": {"image": executor["container"]["image"], **hook}
         }
-        outputs = {
-            "input_config": "STRING",
-            "input_fingerprint": "STRING",
-            "span": "NUMBER_INTEGER",
-        }
+        outputs = entrypoint.RESOLVED_PARAMETERS
         spec["components"][driver] = {
             "executorLabel": f"{driver}_executor",
             "inputDefinitions": json.loads(json.dumps(component["inputDefinitions"])),

@@ -56,8 +56,14 @@ METADATA_SIGNATURES = (
 CUSTOM_TYPES = {"penguins.DriftReport": "components.drift.DriftReport"}
 MOUNTED_SCHEMES = {"minio://": "minio", "s3://": "s3"}
 PARAMETER_TYPES = {"INT": "NUMBER_INTEGER", "DOUBLE": "NUMBER_DOUBLE", "STRING": "STRING"}
-# What the ExampleGen driver resolves: the `resolve` task's outputs, ExampleGen's inputs.
-RESOLVED_PARAMETERS = ("input_config", "input_fingerprint", "span")
+# What the ExampleGen driver resolves: the `resolve` task's outputs, ExampleGen's inputs
+# (name: KFP parameter type); the last two also go on the Examples, as TFX's driver does.
+RESOLVED_PARAMETERS = {
+    "input_config": "STRING",
+    "input_fingerprint": "STRING",
+    "span": "NUMBER_INTEGER",
+}
+EXAMPLES_PROPERTIES = ("span", "input_fingerprint")
 ABSENT_PROPERTY = "absent"
 REMOTE_URI_PROPERTY = "remote_uri"
 
@@ -237,7 +243,7 @@ def main(argv: list[str] | None = None) -> None:
     speedups.apply()
     tfx_entry.main(tfx_entry._parse_flags(rest))
     values = executor_input.get("inputs", {}).get("parameterValues", {})
-    resolved = {k: values[k] for k in ("span", "input_fingerprint") if k in values}
+    resolved = {k: values[k] for k in EXAMPLES_PROPERTIES if k in values}
     restore_uris(output_file, to_uri, resolved)
 
 

@@ -1,8 +1,10 @@
 """KFP's API server (release 2.0.5's own code, built by `make kfp-tools`) on 127.0.0.1.
 
 `tests/kfp_backend/kfp-2.0.5/cmd/kfp-apiserver` wires KFP's server and resource packages as KFP's
-own main does, over KFP's SQL stores; only the cluster clients are KFP's in-memory fakes,
-so a created run's Argo Workflow is kept, not submitted, and `workflows()` returns it.
+own main does. Stand-ins, all KFP's own test client manager: the Kubernetes and Argo
+clients (a created run's Argo Workflow is kept, not submitted; `workflows()` returns it),
+the database (KFP's stores on in-memory SQLite instead of MySQL) and the object store for
+uploaded pipeline files (in memory instead of MinIO).
 """
 
 from __future__ import annotations
@@ -10,12 +12,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import socket
 import subprocess
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+
+from tests.db_servers import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
 KFP_VERSION = "2.0.5"
@@ -27,12 +29,6 @@ def binary(name: str) -> Path:
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing: build KFP's binaries with `make kfp-tools`")
     return path
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class ApiServer:
@@ -49,8 +45,18 @@ class ApiServer:
             return json.load(answer)
 
 
+def runtime_config(workflow: dict) -> dict:
+    """A run's runtime config as KFP's compiler hands it to the root DAG's driver."""
+    for template in workflow["spec"]["templates"]:
+        for task in template.get("dag", {}).get("tasks", []):
+            for parameter in task.get("arguments", {}).get("parameters", []):
+                if parameter["name"] == "runtime-config":
+                    return json.loads(parameter["value"])
+    raise ValueError("no runtime-config argument in the workflow")
+
+
 @contextlib.contextmanager
-def running(workdir: Path, timeout_s: float = 30) -> Iterator[ApiServer]:
+def running(workdir: Path) -> Iterator[ApiServer]:
     """Starts the API server on free loopback ports; stops it (by PID) on exit."""
     http_port, grpc_port = free_port(), free_port()
     log = workdir / "kfp-apiserver.log"
@@ -68,15 +74,8 @@ def running(workdir: Path, timeout_s: float = 30) -> Iterator[ApiServer]:
         )
     server = ApiServer(process, http_port, grpc_port, log)
     try:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                urllib.request.urlopen(f"{server.host}/apis/v2beta1/healthz", timeout=2).close()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"kfp-apiserver did not start (log: {log})") from None
-                time.sleep(0.2)
+        # Its gRPC listener is open before the HTTP one, which forwards to it.
+        wait_for_port(http_port, "kfp-apiserver", log, alive=lambda: process.poll() is None)
         yield server
     finally:
         process.terminate()

@@ -2,8 +2,10 @@
 
 What the API server does with a spec is KFP's (tests/kfp_backend/apiserver.py): it validates the
 upload (schema version, name, platform spec), and on a new run compiles the spec with
-KFP's v2 compiler into the Argo Workflow Argo would run. Only the Kubernetes and Argo
-clients are KFP's in-memory fakes: the workflow is kept instead of being created.
+KFP's v2 compiler into the Argo Workflow Argo would run. Stand-ins, from KFP's own test
+client manager: the Kubernetes and Argo clients (the workflow is kept instead of being
+created), KFP's SQL stores on in-memory SQLite instead of MySQL, and an in-memory store
+for the uploaded files instead of MinIO.
 """
 
 from __future__ import annotations
@@ -39,16 +41,6 @@ def _write(documents, path):
     return path
 
 
-def _runtime_config(workflow: dict) -> dict:
-    """The run's runtime config as KFP's compiler hands it to the root DAG's driver."""
-    for template in workflow["spec"]["templates"]:
-        for task in template.get("dag", {}).get("tasks", []):
-            for parameter in task.get("arguments", {}).get("parameters", []):
-                if parameter["name"] == "runtime-config":
-                    return json.loads(parameter["value"])
-    raise AssertionError("no runtime-config argument in the workflow")
-
-
 def test_kfp_accepts_the_spec_and_runs_it_with_the_pipeline_root(server, documents, tmp_path):
     spec = _write(documents, tmp_path / "pipeline.yaml")
     first = kfp_deploy.deploy(spec, host=server.host, pipeline_name="penguins")
@@ -60,7 +52,7 @@ def test_kfp_accepts_the_spec_and_runs_it_with_the_pipeline_root(server, documen
     assert len(workflows) == 2
     workflow = next(iter(workflows.values()))
     # Open-source KFP's driver reads the root from the run, never from the spec.
-    assert _runtime_config(workflow)["gcsOutputDirectory"] == ROOT
+    assert apiserver.runtime_config(workflow)["gcsOutputDirectory"] == ROOT
     # KFP's compiler made a driver step for every task of the spec.
     root_dag = next(t for t in workflow["spec"]["templates"] if t["name"] == "root")
     steps = {task["name"] for task in root_dag["dag"]["tasks"]}
@@ -76,7 +68,7 @@ def test_deploy_sends_another_root_when_asked(server, documents, tmp_path):
         spec, host=server.host, pipeline_name="penguins", pipeline_root="s3://other/root"
     )
     (workflow,) = server.workflows().values()
-    assert _runtime_config(workflow)["gcsOutputDirectory"] == "s3://other/root"
+    assert apiserver.runtime_config(workflow)["gcsOutputDirectory"] == "s3://other/root"
 
 
 def test_kfp_refuses_schema_2_0_0_and_deploy_says_so_in_one_line(server, documents, tmp_path):

@@ -2,10 +2,14 @@
 // the task cache the driver and launcher use) on 127.0.0.1, for `make kfp-check`.
 //
 // It is the wiring of KFP's backend/src/apiserver/main.go and nothing else: every request
-// is answered by KFP's server and resource packages, on KFP's SQL stores. Only the
-// cluster clients are stand-ins, and they are KFP's own (resource.NewFakeClientManager):
-// a run's Argo Workflow is kept in memory instead of being created in Kubernetes, and
-// GET /kfp-check/workflows hands it to the workflow runner that plays Argo's part.
+// is answered by KFP's server and resource packages and KFP's SQL stores. What stands in
+// is KFP's own test client manager (resource.NewFakeClientManager), and with it:
+//   - the Kubernetes and Argo clients (no cluster here): a run's Argo Workflow is kept in
+//     memory instead of being created, and GET /kfp-check/workflows hands it out;
+//   - the database: KFP's stores on an in-memory SQLite (gorm), where KFP runs on MySQL;
+//   - the object store for uploaded pipeline files: in memory, where KFP uses MinIO.
+//
+// The last two could run here (MariaDB, a MinIO build) and are not wired yet.
 package main
 
 import (
